@@ -14,7 +14,7 @@ following the conventions of zxing-cpp's test corpus:
   ``symbologyIdentifier`` are checked when the decoder reports them, other keys ignored.
 
 An image counts as decoded correctly when one of the symbols read from it has the
-expected content. Prints a markdown table: per folder, correct decodes by zbar alone,
+expected content, and as misread when symbols were read but none has it. Prints a markdown table: per folder, correct decodes by zbar alone,
 zxing alone, both combined without preprocessing, and combined with preprocessing.
 """
 from __future__ import annotations
@@ -122,6 +122,7 @@ class FolderResult:
     images: int
     scored: int
     correct: dict[str, int]  # column title -> images decoded correctly
+    misread: dict[str, list[str]]  # column title -> scored images read, but not as expected
     failed: dict[str, list[str]]  # column title -> scored images not decoded correctly
     seconds: dict[str, float]
 
@@ -130,12 +131,12 @@ def measure(folder: Path, configs=CONFIGS) -> FolderResult:
     """Decode every image of ``folder`` with each configuration."""
     samples = read_samples(folder)
     have = set(available_decoders())
-    res = FolderResult(folder.name, len(samples), sum(s.scored for s in samples), {}, {}, {})
+    res = FolderResult(folder.name, len(samples), sum(s.scored for s in samples), {}, {}, {}, {})
     for title, decoders, preprocess in configs:
         if not set(decoders) <= have:
             continue
         start = time.perf_counter()
-        ok, bad = 0, []
+        ok, bad, wrong = 0, [], []
         for s in samples:
             found = decode_image(s.image, decoders=decoders, preprocess=preprocess)
             if not s.scored:
@@ -144,10 +145,20 @@ def measure(folder: Path, configs=CONFIGS) -> FolderResult:
                 ok += 1
             else:
                 bad.append(s.image.name)
+                if found:
+                    wrong.append(s.image.name)
         res.correct[title] = ok
+        res.misread[title] = wrong
         res.failed[title] = bad
         res.seconds[title] = time.perf_counter() - start
     return res
+
+
+def _cell(r: FolderResult, title: str) -> str:
+    if title not in r.correct:
+        return "n/a"
+    wrong = len(r.misread[title])
+    return f"{r.correct[title]}" + (f" ({wrong} misread)" if wrong else "")
 
 
 def table(results: list[FolderResult], configs=CONFIGS) -> str:
@@ -157,7 +168,7 @@ def table(results: list[FolderResult], configs=CONFIGS) -> str:
         "|---|---:|---:|" + "---:|" * len(titles),
     ]
     for r in results:
-        cells = [f"{r.correct[t]}" if t in r.correct else "n/a" for t in titles]
+        cells = [_cell(r, t) for t in titles]
         lines.append(f"| {r.folder} | {r.images} | {r.scored} | " + " | ".join(cells) + " |")
     tot_img = sum(r.images for r in results)
     tot_sc = sum(r.scored for r in results)
@@ -180,7 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     if per_image:
         for r in results:
             for t, bad in r.failed.items():
-                print(f"{r.folder} / {t}: not decoded: {' '.join(bad) or '-'} ({r.seconds[t]:.2f} s)")
+                wrong = " ".join(r.misread[t]) or "-"
+                print(
+                    f"{r.folder} / {t}: not decoded correctly: {' '.join(bad) or '-'}; "
+                    f"of which misread: {wrong} ({r.seconds[t]:.2f} s)"
+                )
     return 0
 
 
