@@ -207,10 +207,16 @@ def _gray(im: Image.Image) -> Image.Image:
     return ImageOps.autocontrast(im.convert("L"), cutoff=1)
 
 
-def _scale(factor: float) -> Callable[[Image.Image], Image.Image]:
-    def scale(im: Image.Image) -> Image.Image:
+MAX_SCALED_SIDE = 4096  # scaling up stops here: larger images cost time, not reads
+MIN_SCALED_SIDE = 64  # scaling down stops here
+
+
+def _scale(factor: float) -> Callable[[Image.Image], Image.Image | None]:
+    def scale(im: Image.Image) -> Image.Image | None:
         w, h = im.size
         size = (max(1, round(w * factor)), max(1, round(h * factor)))
+        if max(size) > MAX_SCALED_SIDE or min(size) < MIN_SCALED_SIDE:
+            return None  # not worth trying on this image
         return im.convert("L").resize(size, Image.Resampling.LANCZOS)
 
     return scale
@@ -270,18 +276,21 @@ def _sharpen(im: Image.Image) -> Image.Image:
     return _gray(im).filter(ImageFilter.UnsharpMask(radius=2, percent=200, threshold=2))
 
 
-def _chain(*fns: Callable[[Image.Image], Image.Image]) -> Callable[[Image.Image], Image.Image]:
-    def chained(im: Image.Image) -> Image.Image:
+def _chain(*fns: Callable[[Image.Image], Image.Image | None]) -> Callable[[Image.Image], Image.Image | None]:
+    def chained(im: Image.Image) -> Image.Image | None:
         for fn in fns:
             im = fn(im)
+            if im is None:
+                return None
         return im
 
     return chained
 
 
-#: Preprocessing steps tried, in this order, when the image as it is reads nothing.
-#: Ordered by how often each one helped on the sample photos (benchmarks/decode_rate.py).
-PREPROCESS_STEPS: tuple[tuple[str, Callable[[Image.Image], Image.Image]], ...] = (
+#: Preprocessing steps tried, in this order, when the image as it is reads nothing: cheap
+#: and most often useful first. A step returns ``None`` when it does not apply to the
+#: image (scaling beyond MAX_SCALED_SIDE / below MIN_SCALED_SIDE); that is no attempt.
+PREPROCESS_STEPS: tuple[tuple[str, Callable[[Image.Image], Image.Image | None]], ...] = (
     ("gray", _gray),
     ("scale-2x", _scale(2.0)),
     ("scale-0.5x", _scale(0.5)),
@@ -405,7 +414,8 @@ def decode_image(
     is the one named. Decoders not installed here are skipped (see
     :func:`available_decoders`). When the image as it is reads nothing and
     ``preprocess`` is true, up to ``max_attempts`` steps of :data:`PREPROCESS_STEPS` are
-    tried in turn, each on the original image, until one reads something.
+    tried in turn, each on the original image, until one reads something. Each attempt
+    runs every decoder once, so the worst case is ``1 + max_attempts`` runs of each.
 
     Returns an empty list when nothing can be read. Raises
     :class:`~invreconcile.errors.InputError` for a missing or unreadable image file and
@@ -416,11 +426,16 @@ def decode_image(
     image = _normalise(path) if isinstance(path, Image.Image) else load_image(path)
 
     found = _run(image, usable, "none")
-    if not found and preprocess:
-        for step, fn in PREPROCESS_STEPS[: max(0, max_attempts)]:
-            found = _run(fn(image), usable, step)
-            if found:
+    attempts = 0
+    if preprocess:
+        for step, fn in PREPROCESS_STEPS:
+            if found or attempts >= max_attempts:
                 break
+            prepared = fn(image)
+            if prepared is None:
+                continue
+            attempts += 1
+            found = _run(prepared, usable, step)
 
     seen: set[str] = set()
     results: list[Decoded] = []
