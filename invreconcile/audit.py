@@ -1,0 +1,118 @@
+"""The audit: name matching, then every rule's SQL over the ledger, then findings.
+
+>>> from invreconcile.ledger import open_ledger
+>>> result = run_audit(open_ledger(":memory:"))
+>>> result.findings
+[]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+from .findings import Finding, finding_id, resolve_evidence, save, sort_key, split_list
+from .match import refresh_name_map
+from .rules import Config, Rule, builtin_rules
+
+
+@dataclass
+class AuditResult:
+    findings: list[Finding]
+    rules_run: list[str]
+    errors: dict = field(default_factory=dict)    # rule id -> message (a rule that failed to run)
+
+    def summary(self) -> dict:
+        by_cat: dict[str, dict[str, int]] = {}
+        money: dict[str, int] = {}
+        for f in self.findings:
+            by_cat.setdefault(f.category, {"low": 0, "medium": 0, "high": 0})[f.severity] += 1
+            money[f.store] = money.get(f.store, 0) + f.amount_fen
+        return {"findings": len(self.findings), "by_category": by_cat,
+                "amount_at_risk_by_store": {k: round(v / 100, 2) for k, v in sorted(money.items())},
+                "rules_run": self.rules_run, "errors": self.errors}
+
+
+class _Fmt(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def _fill(template: str, row: dict) -> str:
+    values = _Fmt({k: ("" if v is None else (f"{v / 100:.2f}" if k.endswith("_fen") and isinstance(v, int) else v))
+                   for k, v in row.items()})
+    return template.format_map(values)
+
+
+def select_rules(rules: list[Rule], wanted: list[str] | None, config: Config) -> list[Rule]:
+    by_id = {r.id: r for r in rules}
+    if wanted:
+        unknown = [w for w in wanted if w not in by_id and not any(r.category == w for r in rules)]
+        if unknown:
+            raise ConfigError(f"unknown rule or category: {', '.join(unknown)}. See 'invreconcile rules'.")
+        rules = [r for r in rules if r.id in wanted or r.category in wanted]
+    return [r for r in rules if r.id not in config.disabled]
+
+
+def prepare(db, config: Config) -> None:
+    """Tables the rules read besides the ledger: opening hours per store, name matches."""
+    conn = db.conn
+    conn.execute("CREATE TABLE IF NOT EXISTS store_hours (store TEXT PRIMARY KEY, open_min INTEGER, close_min INTEGER)")
+    conn.execute("DELETE FROM store_hours")
+    open_min = config.globals.get("open_min", 7 * 60)
+    close_min = config.globals.get("close_min", 23 * 60)
+    stores = [s for (s,) in conn.execute("SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales")]
+    conn.executemany("INSERT INTO store_hours VALUES (?,?,?)",
+                     [(s, 0 if s in config.stores_24h else open_min, 1440 if s in config.stores_24h else close_min)
+                      for s in stores])
+    refresh_name_map(db)
+
+
+def run_rule(db, rule: Rule, config: Config) -> list[Finding]:
+    cur = db.conn.execute(rule.sql, rule.bind(config.overrides(rule)))
+    names = [d[0] for d in cur.description]
+    out = []
+    for values in cur.fetchall():
+        row = dict(zip(names, values))
+        store = row.get("store") or ""
+        day_first, day_last = row.get("day_first"), row.get("day_last") or row.get("day_first")
+        period = row.get("period") or (day_first if day_first == day_last else f"{day_first}..{day_last}" if day_first else "")
+        lists = {k: split_list(row.get(k)) for k in ("setl_ids", "codes", "psn_nos", "items")}
+        severity = row.get("severity") or rule.severity
+        fid = finding_id(rule.id, store, period, *lists.values())
+        evidence, total = resolve_evidence(db, split_list(row.get("evidence")))
+        out.append(Finding(
+            id=fid, rule=rule.id, category=rule.category, severity=severity, store=store, period=period,
+            day_first=day_first, day_last=day_last, **lists, amount_fen=int(row.get("amount_fen") or 0),
+            title_zh=rule.title_zh, title_en=rule.title_en, message_zh=_fill(rule.message_zh, row),
+            message_en=_fill(rule.message_en, row), evidence=evidence, evidence_total=total))
+    return out
+
+
+def run_audit(db, *, stores: list[str] | None = None, since: str | None = None, until: str | None = None,
+              rules: list[str] | None = None, config: Config | None = None, save_findings: bool = True) -> AuditResult:
+    """Run the rules and keep the findings that touch ``stores`` and the period [since, until]."""
+    config = config or Config()
+    chosen = select_rules(builtin_rules(), rules, config)
+    prepare(db, config)
+    findings: dict[str, Finding] = {}
+    errors = {}
+    for rule in chosen:
+        try:
+            found = run_rule(db, rule, config)
+        except Exception as exc:  # one broken rule must not hide the others' findings
+            errors[rule.id] = f"{type(exc).__name__}: {exc}"
+            continue
+        for f in found:
+            if stores and f.store not in stores:
+                continue
+            if since and f.day_last and f.day_last < since:
+                continue
+            if until and f.day_first and f.day_first > until:
+                continue
+            findings[f.id] = f
+    result = AuditResult(sorted(findings.values(), key=sort_key), [r.id for r in chosen], errors)
+    if save_findings:
+        with db.conn:
+            db.conn.execute("BEGIN")
+            save(db, result.findings, stores)
+    return result

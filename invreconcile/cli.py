@@ -1,0 +1,382 @@
+"""The ``invreconcile`` command: a thin click layer over the library.
+
+It parses options, calls one library function per command and prints. Errors that the
+library raises on purpose (:class:`~invreconcile.errors.InvReconcileError`) become one
+``Error: ...`` line and exit code 1; nothing else is caught.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import codes as codes_mod
+from .errors import InvReconcileError
+from .headers import KINDS
+from .ledger import open_ledger, status as ledger_status
+from .records import reason_text
+
+
+def _lang() -> str:
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.obj and "lang" in ctx.obj:
+            return ctx.obj["lang"]
+        ctx = ctx.parent
+    return os.environ.get("INVRECONCILE_LANG", "zh")
+
+
+def T(zh: str, en: str) -> str:
+    """Pick the user's language (Chinese by default, --lang en for English)."""
+    return en if _lang() == "en" else zh
+
+
+db_option = click.option("--db", "db_path", default="invreconcile.db", show_default=True, envvar="INVRECONCILE_DB",
+                         type=click.Path(dir_okay=False), help="Ledger file (SQLite).")
+
+
+class Main(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except InvReconcileError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=Main)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, envvar="INVRECONCILE_LANG",
+              help="Language of messages: zh (default) or en.")
+@click.version_option(package_name="invreconcile")
+@click.pass_context
+def main(ctx, lang):
+    """invreconcile: reconcile pharmacy stock, trace codes and insurance settlements.
+
+    药店进销存、追溯码与医保结算对账工具。
+    """
+    ctx.obj = {"lang": lang or os.environ.get("INVRECONCILE_LANG", "zh")}
+
+
+# --------------------------------------------------------------------------- import / status
+
+def _progress_bar(label: str, total_bytes: int):
+    if not sys.stderr.isatty():
+        return None, None
+    bar = click.progressbar(length=None, label=label, file=sys.stderr, show_pos=True)
+    bar.__enter__()
+    last = [0]
+
+    def step(rows: int):
+        bar.update(rows - last[0])
+        last[0] = rows
+    return bar, step
+
+
+def _print_import(results) -> int:
+    rejected = 0
+    for r in results:
+        if r.skipped:
+            click.echo(T(f"{r.path}: 已导入过（内容相同），跳过", f"{r.path}: already imported (same content), skipped"))
+            continue
+        rejected += r.rows_rejected
+        click.echo(T(
+            f"{r.path}: 类型 {r.kind}，读取 {r.rows_read} 行 = 接受 {r.rows_accepted} + 重复上传 {r.rows_duplicate} + 拒收 {r.rows_rejected}",
+            f"{r.path}: kind {r.kind}, read {r.rows_read} = accepted {r.rows_accepted} + duplicate uploads {r.rows_duplicate} + rejected {r.rows_rejected}",
+        ))
+        for header, canon, alias, score in r.header_guesses:
+            click.echo(T(f"  列名「{header}」按「{alias}」理解为 {canon}（相似度 {score}）",
+                         f"  column '{header}' read as {canon} (like '{alias}', score {score})"))
+        if r.ignored_columns:
+            click.echo(T(f"  未识别、已忽略的列：{', '.join(r.ignored_columns)}",
+                         f"  columns not understood, ignored: {', '.join(r.ignored_columns)}"))
+        for reason, n in sorted(r.reject_reasons.items()):
+            click.echo(T(f"  拒收 {n} 行：{reason}", f"  rejected {n} rows: {reason}"))
+    return rejected
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--kind", type=click.Choice(KINDS), help="Record kind of the files, when it cannot be detected.")
+@click.option("--store", help="Store code (fixmedins_code) for files without that column.")
+@db_option
+def import_cmd(paths, kind, store, db_path):
+    """Import CSV / XLSX / JSON files or folders into the ledger. 导入数据文件。"""
+    from .importer import expand_paths, import_file
+    from .ledger import refresh_derived
+
+    db = open_ledger(db_path)
+    files = expand_paths(paths)
+    if not files:
+        raise click.ClickException(T(f"{' '.join(paths)}：没有可导入的文件（.csv .xlsx .json .jsonl）",
+                                     f"{' '.join(paths)}: no files to import (.csv .xlsx .json .jsonl)"))
+    results = []
+    for path in files:
+        bar, step = _progress_bar(str(path), 0)
+        try:
+            results.append(import_file(db, path, kind=kind, store=store, progress=step))
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+    with db.conn:
+        db.conn.execute("BEGIN")
+        refresh_derived(db)
+    _print_import(results)
+
+
+def _width(text: str) -> int:
+    """Display width in a terminal: CJK characters take two columns."""
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    fill = " " * (width - _width(text))
+    return fill + text if right else text + fill
+
+
+def _print_status(st: dict) -> None:
+    t = st["totals"]
+    click.echo(T(
+        f"合计：读取 {t['rows_read']} 行 = 接受 {t['rows_accepted']} + 重复上传 {t['rows_duplicate']} + 拒收 {t['rows_rejected']}；"
+        f"商品目录 {t['items']} 条，码关联 {t['code_relations']} 条",
+        f"Total: read {t['rows_read']} rows = accepted {t['rows_accepted']} + duplicate uploads {t['rows_duplicate']} + rejected {t['rows_rejected']}; "
+        f"catalog items {t['items']}, code relations {t['code_relations']}",
+    ))
+    heads = T("门店 月份 采购 销售 结算 结算明细 盘存 库存变更 扫码 追溯码",
+              "store month purchases sales settlements settl.lines counts changes scans codes").split()
+    keys = ["store", "month", "purchases", "sales", "settlements", "settlement_lines", "stock_counts", "stock_changes", "scans", "codes"]
+    rows = [[str(r[k]) for k in keys] for r in st["per_store_month"]]
+    widths = [max([_width(h)] + [_width(r[i]) for r in rows]) for i, h in enumerate(heads)]
+    click.echo("  ".join(_pad(h, w) for h, w in zip(heads, widths)))
+    for row in rows:
+        click.echo("  ".join(_pad(x, w, right=i > 1) for i, (x, w) in enumerate(zip(row, widths))))
+    if st["reject_reasons"]:
+        click.echo(T("拒收原因：", "Rejected rows by reason:"))
+        for r in st["reject_reasons"]:
+            click.echo(f"  {r['count']:>6}  {r['reason']}  {r['column']}")
+
+
+@main.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--rejects", "show_rejects", type=int, default=0, help="Also list up to N rejected rows.")
+def status(db_path, as_json, show_rejects):
+    """What the ledger holds, per store and month, and what was rejected. 台账概况。"""
+    db = open_ledger(db_path, create=False)
+    st = ledger_status(db)
+    if as_json:
+        click.echo(json.dumps(st, ensure_ascii=False, indent=2))
+        return
+    _print_status(st)
+    if show_rejects:
+        for r in db.conn.execute("SELECT src_file, src_row, column_name, reason, found, expected FROM rejects "
+                                 "ORDER BY id LIMIT ?", (show_rejects,)):
+            click.echo(f"  {r[0]}:{r[1]}: " + reason_text(r[3], r[2], r[4], r[5], _lang()))
+
+
+# --------------------------------------------------------------------------- demo
+
+@main.command()
+@db_option
+@click.option("--out", "out_dir", default="demo-data", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the generated sample files.")
+@click.option("--stores", default=6, show_default=True)
+@click.option("--days", default=61, show_default=True)
+@click.option("--customers", default=600, show_default=True)
+@click.option("--seed", default=42, show_default=True)
+@click.option("--audit/--no-audit", default=True, show_default=True, help="Run the audit after importing.")
+def demo(db_path, out_dir, stores, days, customers, seed, audit):
+    """Generate realistic sample data for several pharmacies, import it and audit it. 生成示例数据并导入、稽核。"""
+    from . import sample
+    from .importer import import_paths
+
+    click.echo(T(f"生成示例数据到 {out_dir}/ ...", f"Generating sample data in {out_dir}/ ..."))
+    sample.generate(out_dir, stores=stores, days=days, customers=customers, seed=seed)
+    db = open_ledger(db_path)
+    _print_import(import_paths(db, [out_dir]))
+    _print_status(ledger_status(db))
+    if audit:
+        ctx = click.get_current_context()
+        ctx.invoke(audit_cmd, db_path=db_path, stores=(), since=None, until=None, rules=None, config=None,
+                   json_path=None, engine="sqlite")
+
+
+# --------------------------------------------------------------------------- codes
+
+@main.group()
+def codes():
+    """Trace codes: what a scanned string is. 追溯码识别。"""
+
+
+@codes.command("parse")
+@click.argument("texts", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per code.")
+def codes_parse(texts, as_json):
+    """Tell what each scanned TEXT is (reads stdin, one per line, when no TEXT is given)."""
+    if not texts:
+        texts = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    bad = 0
+    for text in texts:
+        tc = codes_mod.parse(text)
+        bad += 0 if tc.is_trace_code else 1
+        if as_json:
+            click.echo(json.dumps(tc.as_dict(), ensure_ascii=False))
+            continue
+        parts = [f"{tc.kind}"]
+        if tc.key:
+            parts.append(T(f"码 {tc.key}", f"key {tc.key}"))
+        if tc.product_key:
+            parts.append(T(f"产品 {tc.product_key}", f"product {tc.product_key}"))
+        if tc.serial:
+            parts.append(T(f"序列号 {tc.serial}", f"serial {tc.serial}"))
+        if tc.batch:
+            parts.append(T(f"批号 {tc.batch}", f"batch {tc.batch}"))
+        if tc.expiry:
+            parts.append(T(f"有效期 {tc.expiry.isoformat()}", f"expiry {tc.expiry.isoformat()}"))
+        click.echo(f"{text!s}\t" + "  ".join(parts) + f"\t{tc.describe(_lang())}")
+    if bad:
+        sys.exit(2)
+
+
+# --------------------------------------------------------------------------- audit
+
+def _print_findings_summary(result, limit: int = 20) -> None:
+    s = result.summary()
+    click.echo(T(f"发现 {s['findings']} 条疑点（运行规则 {len(s['rules_run'])} 条）",
+                 f"{s['findings']} findings ({len(s['rules_run'])} rules run)"))
+    for cat, sev in sorted(s["by_category"].items()):
+        click.echo(f"  {cat:<16} " + T(f"高 {sev['high']}  中 {sev['medium']}  低 {sev['low']}",
+                                      f"high {sev['high']}  medium {sev['medium']}  low {sev['low']}"))
+    if s["amount_at_risk_by_store"]:
+        click.echo(T("涉及医保基金（元），按门店：", "Insurance money at risk (yuan) by store:"))
+        for store, amount in s["amount_at_risk_by_store"].items():
+            click.echo(f"  {store:<14} {amount:>12,.2f}")
+    lang = _lang()
+    for f in result.findings[:limit]:
+        title = f.title_en if lang == "en" else f.title_zh
+        msg = f.message_en if lang == "en" else f.message_zh
+        click.echo(f"[{f.severity}] {f.id}  {f.store}  {title}: {msg}")
+    if len(result.findings) > limit:
+        click.echo(T(f"……另有 {len(result.findings) - limit} 条，用 --json 导出或 invreconcile explain ID 查看",
+                     f"... {len(result.findings) - limit} more: export with --json or see invreconcile explain ID"))
+    for rid, err in s["errors"].items():
+        click.echo(T(f"规则 {rid} 运行失败：{err}", f"rule {rid} failed: {err}"), err=True)
+
+
+@main.command("audit")
+@db_option
+@click.option("--store", "stores", multiple=True, help="Only this store (repeatable).")
+@click.option("--since", help="First day, YYYY-MM-DD.")
+@click.option("--until", help="Last day, YYYY-MM-DD.")
+@click.option("--rules", help="Comma-separated rule ids or categories to run (default: all).")
+@click.option("--config", type=click.Path(dir_okay=False), help="TOML file overriding rule parameters.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the findings as JSON here ('-' for stdout).")
+@click.option("--engine", type=click.Choice(["sqlite"]), default="sqlite", show_default=True,
+              help="Query engine (DuckDB and Spark are not implemented yet).")
+def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine):
+    """Run the rules, store the findings and print a summary. 稽核。"""
+    from .audit import run_audit
+    from .rules import load_config
+
+    for label, value in (("--since", since), ("--until", until)):
+        if value and not _is_day(value):
+            raise click.BadParameter(T(f"应为 YYYY-MM-DD，实际为 {value}", f"expected YYYY-MM-DD, found {value}"), param_hint=label)
+    db = open_ledger(db_path, create=False)
+    cfg = load_config(config)
+    result = run_audit(db, stores=list(stores) or None, since=since, until=until,
+                       rules=[r.strip() for r in rules.split(",") if r.strip()] if rules else None, config=cfg)
+    lang = _lang()
+    if json_path:
+        payload = json.dumps([f.as_dict(lang) for f in result.findings], ensure_ascii=False, indent=1)
+        if json_path == "-":
+            click.echo(payload)
+            return
+        Path(json_path).write_text(payload + "\n", encoding="utf-8")
+    _print_findings_summary(result)
+    if result.errors:
+        sys.exit(1)
+
+
+def _is_day(value: str) -> bool:
+    import datetime as dt
+    try:
+        dt.date.fromisoformat(value)
+        return len(value) == 10
+    except ValueError:
+        return False
+
+
+@main.command("rules")
+@click.option("--config", type=click.Path(dir_okay=False), help="Show parameters as this TOML file sets them.")
+def rules_cmd(config):
+    """List the rules and their parameters. 规则列表。"""
+    from .rules import GLOBAL_PARAMS, builtin_rules, load_config
+
+    rules = builtin_rules()
+    cfg = load_config(config, rules)
+    lang = _lang()
+    click.echo(T("全局参数（配置文件 [audit]）：", "Global parameters ([audit] in the config):"))
+    for name, (default, doc) in GLOBAL_PARAMS.items():
+        click.echo(f"  {name} = {cfg.globals.get(name, default)!r}  # {doc}")
+    for r in rules:
+        title = r.title_en if lang == "en" else r.title_zh
+        off = T("（已停用）", " (disabled)") if r.id in cfg.disabled else ""
+        click.echo(f"\n{r.id}  [{r.category}, {r.severity}]  {title}{off}")
+        why = r.why_en if lang == "en" else r.why_zh
+        if why:
+            click.echo(f"  {why}")
+        values = r.bind(cfg.overrides(r))
+        for p in r.params:
+            click.echo(f"  [rules.{r.id}] {p.name} = {values[p.name]!r}  # {p.doc}")
+
+
+@main.command()
+@click.argument("finding_id")
+@db_option
+def explain(finding_id, db_path):
+    """Show one finding with its evidence rows. 查看疑点及证据。"""
+    from .findings import load
+
+    db = open_ledger(db_path, create=False)
+    found = load(db, finding_id=finding_id)
+    if not found:
+        raise click.ClickException(T(f"没有编号为 {finding_id} 的疑点；先运行 invreconcile audit",
+                                     f"no finding with id {finding_id}; run invreconcile audit first"))
+    f = found[0]
+    lang = _lang()
+    click.echo(f"{f.id}  [{f.category}, {f.severity}]  {f.title_en if lang == 'en' else f.title_zh}")
+    click.echo(f"  {T('门店', 'store')}: {f.store}   {T('期间', 'period')}: {f.period}   "
+               f"{T('涉及医保金额', 'amount at risk')}: {f.amount_at_risk:.2f}")
+    click.echo(f"  {f.message_en if lang == 'en' else f.message_zh}")
+    for label, values in ((T("结算ID", "settlements"), f.setl_ids), (T("追溯码", "codes"), f.codes),
+                          (T("人员编号", "persons"), f.psn_nos), (T("商品", "items"), f.items)):
+        if values:
+            click.echo(f"  {label}: {', '.join(values[:20])}{' ...' if len(values) > 20 else ''}")
+    click.echo(T(f"证据（{f.evidence_total} 行）：", f"Evidence ({f.evidence_total} rows):"))
+    for ev in f.evidence:
+        row = db.conn.execute(f"SELECT * FROM {ev['table']} WHERE id = ?", (ev["id"],))
+        names = [d[0] for d in row.description]
+        values = row.fetchone() or ()
+        shown = {k: v for k, v in zip(names, values) if v not in (None, "") and k not in
+                 ("rec_hash", "src_sha256", "src_file", "src_row", "day", "month", "epoch", "hour", "tod_min", "dow", "deleted", "uploads", "id")}
+        click.echo(f"  {ev['src_file']}:{ev['src_row']}  {ev['table']}  " + json.dumps(shown, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("code")
+@db_option
+def trace(code, db_path):
+    """The whole life of one trace code across stores and sources. 追溯码全生命周期。"""
+    from .trace import code_history
+
+    db = open_ledger(db_path, create=False)
+    tc, events = code_history(db, code)
+    click.echo(f"{tc.key or tc.text}  {tc.kind}  {tc.describe(_lang())}")
+    if not events:
+        click.echo(T("台账中没有这个码的任何记录", "The ledger has no record of this code"))
+        sys.exit(1)
+    for e in events:
+        click.echo(f"  {e['ts'] or '????-??-?? ??:??:??'}  {e['store']:<12} {e['event']:<20} {e['detail']}  "
+                   f"({e['src_file']}:{e['src_row']})")

@@ -1,0 +1,144 @@
+"""Findings: what the rules saw, with the evidence rows behind it.
+
+The JSON shape of a finding is the stable interface others script against
+(docs/findings.md): ``id``, ``rule``, ``category``, ``severity``, ``store``, ``setl_ids``,
+``codes``, ``psn_nos``, ``items``, ``amount_at_risk`` (yuan, two decimals), ``period``,
+``title_zh``, ``title_en``, ``message`` (in the requested language), ``message_zh``,
+``message_en`` and ``evidence`` (list of ``{table, id, src_file, src_row}``).
+
+Ids are deterministic: the rule id and a hash of what the finding is about, so that the
+same input gives the same findings, in the same order.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1}
+EVIDENCE_LIMIT = 200
+
+FINDINGS_DDL = """
+CREATE TABLE IF NOT EXISTS findings (
+    id TEXT PRIMARY KEY, rule TEXT NOT NULL, category TEXT NOT NULL, severity TEXT NOT NULL,
+    store TEXT, period TEXT, day_first TEXT, day_last TEXT,
+    setl_ids TEXT, codes TEXT, psn_nos TEXT, items TEXT, amount_fen INTEGER NOT NULL,
+    title_zh TEXT, title_en TEXT, message_zh TEXT, message_en TEXT,
+    evidence TEXT, evidence_total INTEGER, ord INTEGER
+);
+CREATE INDEX IF NOT EXISTS findings_store ON findings(store, category);
+"""
+
+
+def split_list(value) -> list[str]:
+    if value is None:
+        return []
+    return sorted({v.strip() for v in str(value).split(",") if v and v.strip()})
+
+
+@dataclass
+class Finding:
+    id: str
+    rule: str
+    category: str
+    severity: str
+    store: str
+    period: str
+    day_first: str | None
+    day_last: str | None
+    setl_ids: list = field(default_factory=list)
+    codes: list = field(default_factory=list)
+    psn_nos: list = field(default_factory=list)
+    items: list = field(default_factory=list)
+    amount_fen: int = 0
+    title_zh: str = ""
+    title_en: str = ""
+    message_zh: str = ""
+    message_en: str = ""
+    evidence: list = field(default_factory=list)   # [{table, id, src_file, src_row}]
+    evidence_total: int = 0
+
+    @property
+    def amount_at_risk(self) -> float:
+        return round(self.amount_fen / 100, 2)
+
+    def as_dict(self, lang: str = "zh") -> dict:
+        d = asdict(self)
+        d.pop("amount_fen")
+        d["amount_at_risk"] = self.amount_at_risk
+        d["message"] = self.message_en if lang == "en" else self.message_zh
+        return d
+
+
+def finding_id(rule: str, store: str, period: str, setl_ids, codes, psn_nos, items) -> str:
+    key = json.dumps([rule, store, period, setl_ids, codes, psn_nos, items], ensure_ascii=False)
+    return f"{rule}-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:10]}"
+
+
+def sort_key(f: Finding):
+    return (-SEVERITY_RANK[f.severity], -f.amount_fen, f.store or "", f.rule, f.id)
+
+
+def save(db, findings: list[Finding], stores: list[str] | None = None) -> None:
+    """Replace the stored findings (of ``stores`` only, when given) by ``findings``."""
+    conn = db.conn
+    conn.executescript(FINDINGS_DDL)
+    if stores:
+        conn.execute(f"DELETE FROM findings WHERE store IN ({','.join('?' * len(stores))})", list(stores))
+    else:
+        conn.execute("DELETE FROM findings")
+    conn.executemany(
+        "INSERT OR REPLACE INTO findings VALUES (" + ",".join("?" * 20) + ")",
+        [(f.id, f.rule, f.category, f.severity, f.store, f.period, f.day_first, f.day_last,
+          json.dumps(f.setl_ids, ensure_ascii=False), json.dumps(f.codes), json.dumps(f.psn_nos),
+          json.dumps(f.items, ensure_ascii=False), f.amount_fen, f.title_zh, f.title_en, f.message_zh,
+          f.message_en, json.dumps(f.evidence, ensure_ascii=False), f.evidence_total, n)
+         for n, f in enumerate(findings)])
+
+
+def load(db, *, finding_id: str | None = None, stores=None, categories=None, severities=None) -> list[Finding]:
+    conn = db.conn
+    conn.executescript(FINDINGS_DDL)
+    sql = "SELECT * FROM findings WHERE 1=1"
+    args: list = []
+    if finding_id:
+        sql += " AND id = ?"
+        args.append(finding_id)
+    for col, values in (("store", stores), ("category", categories), ("severity", severities)):
+        if values:
+            sql += f" AND {col} IN ({','.join('?' * len(values))})"
+            args.extend(values)
+    cur = conn.execute(sql + " ORDER BY ord", args)
+    names = [d[0] for d in cur.description]
+    out = []
+    for row in cur.fetchall():
+        r = dict(zip(names, row))
+        r.pop("ord")
+        for k in ("setl_ids", "codes", "psn_nos", "items", "evidence"):
+            r[k] = json.loads(r[k] or "[]")
+        out.append(Finding(**r))
+    return out
+
+
+def resolve_evidence(db, refs: list[str]) -> tuple[list[dict], int]:
+    """``table:id`` references -> rows with their source file and row (first EVIDENCE_LIMIT)."""
+    parsed = []
+    for ref in dict.fromkeys(refs):
+        table, _, rid = ref.partition(":")
+        if rid.isdigit():
+            parsed.append((table, int(rid)))
+    parsed.sort()
+    total = len(parsed)
+    out = []
+    by_table: dict[str, list[int]] = {}
+    for table, rid in parsed[:EVIDENCE_LIMIT]:
+        by_table.setdefault(table, []).append(rid)
+    for table, ids in by_table.items():
+        if not table.isidentifier():
+            continue
+        rows = dict((r[0], r[1:]) for r in db.conn.execute(
+            f"SELECT id, src_file, src_row FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids))
+        for rid in ids:
+            if rid in rows:
+                out.append({"table": table, "id": rid, "src_file": rows[rid][0], "src_row": rows[rid][1]})
+    return out, total

@@ -1,0 +1,65 @@
+"""Product-name matching: the name billed to insurance against the name sold at the till.
+
+Runs in Python (rapidfuzz) before the rules and stores its result in ``name_map`` with
+scores, so that a user can review it and override a verdict (rows with ``source =
+'user'`` are never overwritten). Specs are normalised first, so that
+``0.25g*24粒`` and ``0.25克×24粒/盒`` compare equal.
+
+>>> normalize_name("阿莫西林胶囊(0.25克×24粒/盒)") == normalize_name("阿莫西林胶囊 0.25g*24粒")
+True
+>>> name_score("阿莫西林胶囊 0.25g*24粒", "阿莫西林胶囊(0.25克×24粒/盒)")
+100.0
+>>> name_score("阿莫西林胶囊", "海飞丝洗发水") < 50
+True
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rapidfuzz import fuzz
+
+#: score at or above which two names are taken as the same product.
+MATCH_SCORE = 80
+
+_UNITS = [("毫克", "mg"), ("微克", "ug"), ("μg", "ug"), ("克", "g"), ("毫升", "ml"), ("升", "l"),
+          ("×", "*"), ("x", "*"), ("X", "*")]
+_PACK_SUFFIX = re.compile(r"/(盒|瓶|袋|支|板|包|罐|箱)$")
+
+
+def normalize_name(name: str | None) -> str:
+    s = unicodedata.normalize("NFKC", name or "").lower()
+    for a, b in _UNITS:
+        s = s.replace(a, b)
+    s = re.sub(r"[()\[\]【】（）\s]+", " ", s).strip()
+    s = " ".join(_PACK_SUFFIX.sub("", part) for part in s.split())
+    s = re.sub(r"(\d)\s*\*\s*(\d)", r"\1*\2", s)
+    return s.replace(" ", "")
+
+
+def name_score(a: str | None, b: str | None) -> float:
+    na, nb = normalize_name(a), normalize_name(b)
+    if not na or not nb:
+        return 0.0
+    return float(round(max(fuzz.ratio(na, nb), fuzz.token_set_ratio(na, nb),
+                            fuzz.partial_ratio(na, nb) if min(len(na), len(nb)) >= 4 else 0), 1))
+
+
+def refresh_name_map(db, threshold: float = MATCH_SCORE) -> int:
+    """Score every (till name, insurance name) pair that meets in one settlement with
+    different item ids; keep user overrides. Returns the number of pairs scored."""
+    conn = db.conn
+    pairs = conn.execute(
+        "SELECT DISTINCT l.store, s.item_name, l.item_name FROM settlement_lines l "
+        "JOIN sales s ON s.setl_id = l.setl_id AND s.store = l.store AND s.deleted = 0 "
+        "WHERE l.deleted = 0 AND s.is_return = 0 AND COALESCE(s.item_id, '') <> COALESCE(l.item_id, '') "
+        "AND s.item_name IS NOT NULL AND l.item_name IS NOT NULL").fetchall()
+    rows = []
+    for store, till, ins in pairs:
+        score = name_score(till, ins)
+        rows.append((store, till, ins, score, "match" if score >= threshold else "mismatch"))
+    conn.executemany(
+        "INSERT INTO name_map(store, till_name, insurance_name, score, verdict, source) VALUES (?,?,?,?,?,'rapidfuzz') "
+        "ON CONFLICT(store, till_name, insurance_name) DO UPDATE SET score = excluded.score, verdict = excluded.verdict "
+        "WHERE name_map.source <> 'user'", rows)
+    return len(rows)

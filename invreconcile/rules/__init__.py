@@ -1,0 +1,185 @@
+"""The rule registry: one SQL text per rule, in this folder.
+
+A rule file starts with a header of ``-- key: value`` comment lines, then one SELECT
+over the ledger tables (see :mod:`invreconcile.ledger`) that returns one row per finding.
+
+Header keys: ``id``, ``category`` (phantom_sale, substitution, duplicate_code,
+unknown_code, abnormal_swipe, stock_mismatch, price_anomaly, data_quality), ``severity``
+(low, medium, high: the default; a ``severity`` column overrides it per row),
+``title_zh``, ``title_en``, ``why_zh``, ``why_en`` (may repeat, lines are joined),
+``message_zh``, ``message_en`` (templates filled from the row's columns with
+``{name}``), and ``param NAME = VALUE  # meaning`` lines: named parameters bound as
+``:NAME`` in the SQL. A TOML config overrides parameters (``[rules.ID] NAME = VALUE``).
+
+Columns a rule returns (all optional except ``store``):
+``store``, ``day_first``, ``day_last`` (YYYY-MM-DD), ``period``, ``severity``,
+``setl_ids``, ``codes``, ``psn_nos``, ``items`` (comma-separated text), ``amount_fen``
+(insurance money at risk, fen), ``evidence`` (comma-separated ``table:id`` references to
+ledger rows), plus any columns the message templates name.
+
+The SQL keeps to what SQLite, DuckDB and Spark SQL share: no date functions (the ledger
+has ``day``, ``month``, ``epoch``, ``hour``, ``tod_min`` columns), ``GROUP_CONCAT`` for
+lists, ``||`` for text, window functions allowed.
+
+Global parameters, bound in every rule: ``open_min`` / ``close_min`` (opening hours in
+minutes since midnight, default 07:00-23:00).
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from ..errors import ConfigError
+
+CATEGORIES = ("phantom_sale", "substitution", "duplicate_code", "unknown_code", "abnormal_swipe",
+              "stock_mismatch", "price_anomaly", "data_quality")
+SEVERITIES = ("low", "medium", "high")
+
+#: parameters every rule may use; override in the config's [audit] table.
+GLOBAL_PARAMS = {
+    "open_min": (7 * 60, "opening time, minutes after midnight (07:00)"),
+    "close_min": (23 * 60, "closing time, minutes after midnight (23:00)"),
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: object
+    doc: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    severity: str
+    title_zh: str
+    title_en: str
+    why_zh: str
+    why_en: str
+    message_zh: str
+    message_en: str
+    params: tuple[Param, ...]
+    sql: str
+    path: str = ""
+
+    def bind(self, overrides: dict | None = None) -> dict:
+        values = {k: v for k, (v, _) in GLOBAL_PARAMS.items()}
+        values.update({p.name: p.default for p in self.params})
+        for k, v in (overrides or {}).items():
+            values[k] = v
+        return values
+
+
+_HEADER = re.compile(r"^--\s*([a-z_]+)\s*:\s?(.*)$")
+_PARAM = re.compile(r"^--\s*param\s+([a-z_][a-z0-9_]*)\s*=\s*([^#]+?)\s*(?:#\s*(.*))?$")
+
+
+def _value(text: str):
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+
+
+def parse_rule(text: str, path: str = "") -> Rule:
+    meta: dict[str, str] = {}
+    params = []
+    body = []
+    in_header = True
+    for line in text.splitlines():
+        if in_header and line.startswith("--"):
+            m = _PARAM.match(line)
+            if m:
+                params.append(Param(m.group(1), _value(m.group(2)), (m.group(3) or "").strip()))
+                continue
+            m = _HEADER.match(line)
+            if m:
+                key, val = m.group(1), m.group(2).strip()
+                meta[key] = f"{meta[key]} {val}".strip() if key in meta else val
+                continue
+            continue
+        in_header = False
+        body.append(line)
+    missing = [k for k in ("id", "category", "severity", "title_zh", "title_en") if k not in meta]
+    if missing:
+        raise ConfigError(f"{path}: rule header lacks {', '.join(missing)}.")
+    if meta["category"] not in CATEGORIES or meta["severity"] not in SEVERITIES:
+        raise ConfigError(f"{path}: category must be one of {CATEGORIES} and severity one of {SEVERITIES}.")
+    return Rule(id=meta["id"], category=meta["category"], severity=meta["severity"],
+                title_zh=meta["title_zh"], title_en=meta["title_en"], why_zh=meta.get("why_zh", ""),
+                why_en=meta.get("why_en", ""), message_zh=meta.get("message_zh", ""),
+                message_en=meta.get("message_en", ""), params=tuple(params), sql="\n".join(body).strip(),
+                path=path)
+
+
+def builtin_rules() -> list[Rule]:
+    """Every rule shipped in this folder, sorted by id."""
+    out = []
+    for entry in sorted(resources.files(__package__).iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".sql"):
+            out.append(parse_rule(entry.read_text(encoding="utf-8"), entry.name))
+    ids = [r.id for r in out]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise ConfigError(f"duplicate rule ids: {sorted(dup)}")
+    return sorted(out, key=lambda r: r.id)
+
+
+@dataclass
+class Config:
+    """Audit configuration: per-rule parameter overrides, global parameters, enabled rules."""
+    params: dict = field(default_factory=dict)        # rule id -> {param: value}
+    globals: dict = field(default_factory=dict)       # open_min, close_min ...
+    disabled: tuple = ()
+    stores_24h: tuple = ()
+
+    def overrides(self, rule: Rule) -> dict:
+        values = dict(self.globals)
+        values.update(self.params.get(rule.id, {}))
+        return values
+
+
+def load_config(path: str | Path | None, rules: list[Rule] | None = None) -> Config:
+    """Read a TOML config: ``[audit]`` (open_min, close_min, stores_24h, disabled) and
+    ``[rules.ID]`` tables. Unknown rules or parameters are errors, with the known ones named."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}). Fix the file; see 'invreconcile rules' for names.") from None
+    rules = rules if rules is not None else builtin_rules()
+    by_id = {r.id: r for r in rules}
+    cfg = Config()
+    audit = data.get("audit", {})
+    for k, v in audit.items():
+        if k in GLOBAL_PARAMS:
+            cfg.globals[k] = v
+        elif k == "stores_24h":
+            cfg.stores_24h = tuple(str(s) for s in v)
+        elif k == "disabled":
+            cfg.disabled = tuple(v)
+        else:
+            raise ConfigError(f"{path}: [audit] has unknown key '{k}'. Known: {', '.join([*GLOBAL_PARAMS, 'stores_24h', 'disabled'])}.")
+    for rid, table in data.get("rules", {}).items():
+        if rid not in by_id:
+            raise ConfigError(f"{path}: [rules.{rid}] names no rule. Known rules: {', '.join(sorted(by_id))}.")
+        known = {p.name: p for p in by_id[rid].params}
+        for k, v in table.items():
+            if k not in known:
+                raise ConfigError(f"{path}: [rules.{rid}] has unknown parameter '{k}'. Known: {', '.join(known) or 'none'}.")
+            if type(v) is not type(known[k].default) and not (isinstance(v, (int, float)) and isinstance(known[k].default, (int, float))):
+                raise ConfigError(f"{path}: [rules.{rid}] {k} = {v!r}: expected a value like {known[k].default!r}.")
+        cfg.params[rid] = dict(table)
+    for rid in cfg.disabled:
+        if rid not in by_id:
+            raise ConfigError(f"{path}: [audit] disabled names the unknown rule '{rid}'.")
+    return cfg
