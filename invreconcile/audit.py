@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 from .findings import Finding, finding_id, resolve_evidence, save, sort_key, split_list
 from .match import refresh_name_map
-from .rules import Config, Rule, builtin_rules
+from .rules import Config, Rule, builtin_rules, view_names, view_statements
 
 
 @dataclass
@@ -64,6 +64,10 @@ def prepare(db, config: Config) -> None:
     conn.executemany("INSERT INTO store_hours VALUES (?,?,?)",
                      [(s, 0 if s in config.stores_24h else open_min, 1440 if s in config.stores_24h else close_min)
                       for s in stores])
+    for name in view_names():
+        conn.execute(f"DROP VIEW IF EXISTS {name}")
+    for statement in view_statements():
+        conn.execute(statement)
     refresh_name_map(db)
 
 

@@ -216,7 +216,7 @@ def _flush(conn, src: Source, res: FileResult, pending: list[tuple[int, Converte
                 events.append((
                     code, tc.kind, tc.product_key, conv.event, r["store"], r.get("item_id"), r.get("qty"),
                     r.get("trdn_flag"), r.get("setl_id"), r.get("psn_no"),
-                    r.get("rtal_docno") or r.get("dynt_no") or r.get("doc_no") or r.get("bchno"),
+                    r.get("rtal_docno") or r.get("dynt_no") or r.get("doc_no"),
                     r.get("peer_store"), tc.expiry.isoformat() if getattr(tc, "expiry", None) else r.get("expy_end"),
                     r.get("mode"), table, ids[h],
                     r.get("ts"), r.get("day"), r.get("month"), r.get("epoch"), r.get("hour"), r.get("tod_min"), r.get("dow"),

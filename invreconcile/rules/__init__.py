@@ -121,13 +121,23 @@ def builtin_rules() -> list[Rule]:
     """Every rule shipped in this folder, sorted by id."""
     out = []
     for entry in sorted(resources.files(__package__).iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".sql"):
+        if entry.name.endswith(".sql") and not entry.name.startswith("_"):
             out.append(parse_rule(entry.read_text(encoding="utf-8"), entry.name))
     ids = [r.id for r in out]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
         raise ConfigError(f"duplicate rule ids: {sorted(dup)}")
     return sorted(out, key=lambda r: r.id)
+
+
+def view_statements() -> list[str]:
+    """The shared views (``_views.sql``) as separate CREATE VIEW statements."""
+    text = resources.files(__package__).joinpath("_views.sql").read_text(encoding="utf-8")
+    return [s.strip() for s in re.split(r"^;\s*$", text, flags=re.M) if "CREATE VIEW" in s]
+
+
+def view_names() -> list[str]:
+    return [re.search(r"CREATE VIEW (\w+)", s).group(1) for s in view_statements()]
 
 
 @dataclass
