@@ -101,6 +101,7 @@ def import_file(db, path, *, kind: str | None = None, store: str | None = None,
     try:
         pending: list[tuple[int, Converted]] = []
         first = True
+        kinds_seen: set[str] = set()
         for raw in records:
             if first:
                 first = False
@@ -115,6 +116,7 @@ def import_file(db, path, *, kind: str | None = None, store: str | None = None,
                 _reject(conn, src, res, raw.row, raw.kind or src.kind, store, Rejected(col, None, msg))
                 continue
             rkind = raw.kind or src.kind
+            kinds_seen.add(rkind)
             try:
                 conv = convert(rkind, raw.fields, raw.columns, ctx, raw.store)
             except Rejected as rej:
@@ -132,7 +134,7 @@ def import_file(db, path, *, kind: str | None = None, store: str | None = None,
         _flush(conn, src, res, pending)
         if progress:
             progress(res.rows_read)
-        res.kind = res.kind or src.kind
+        res.kind = res.kind or src.kind or ",".join(sorted(k for k in kinds_seen if k)) or None
         conn.execute(
             "INSERT INTO files(sha256, path, kind, store, imported_at, rows_read, rows_accepted, rows_duplicate, "
             "rows_rejected, header_guesses) VALUES (?,?,?,?,?,?,?,?,?,?)",

@@ -72,7 +72,7 @@ WITH ev AS (
     FROM code_events e
     WHERE e.event IN ('sold', 'settled') AND e.code_kind IN ('cn20', 'gs1', 'ma')
 )
-SELECT ev.code, ev.store, ev.tx, MAX(ev.setl_id) AS setl_id, MIN(ev.epoch) AS epoch, MIN(ev.day) AS day,
+SELECT ev.code, ev.store, ev.tx, MAX(ev.setl_id) AS setl_id, MIN(ev.epoch) AS epoch, MIN(ev.ts) AS ts, MIN(ev.day) AS day,
        MIN(ev.month) AS month, COALESCE(MAX(ev.trdn_flag), 0) AS trdn, MAX(ev.item_id) AS item_id,
        MAX(ev.psn_no) AS psn_no, MAX(ev.product_key) AS product_key, MAX(ev.code_kind) AS code_kind,
        MAX(CASE WHEN ev.event = 'sold' THEN ev.qty END) AS sold_qty,
