@@ -380,3 +380,23 @@ def trace(code, db_path):
     for e in events:
         click.echo(f"  {e['ts'] or '????-??-?? ??:??:??'}  {e['store']:<12} {e['event']:<20} {e['detail']}  "
                    f"({e['src_file']}:{e['src_row']})")
+
+
+# --------------------------------------------------------------------------- plugin commands
+
+def _add_plugin_commands(group: click.Group) -> None:
+    """Add the commands other packages register in the ``invreconcile.commands``
+    entry-point group (e.g. ``station`` from ``scanners``). A plugin that fails to load
+    is reported on stderr and left out; built-in commands keep their names."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="invreconcile.commands"):
+        if ep.name in group.commands:
+            continue
+        try:
+            group.add_command(ep.load(), ep.name)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+            print(f"invreconcile: plugin command {ep.name!r} ({ep.value}) not loaded: {exc}", file=sys.stderr)
+
+
+_add_plugin_commands(main)

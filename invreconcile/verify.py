@@ -302,7 +302,7 @@ def verdict(db, raw: str, *, store: str, mode: str, doc_no: str | None = None,
         return done("unknown_item", f"商品目录中找不到此码的品种（标识 {tc.product_key}），请维护目录",
                     f"No catalog item has this code's product key ({tc.product_key}): update the catalog.")
     extra_zh = f"，有效期至 {expiry}" if expiry else ""
-    extra_en = f", expires {expiry}" if expiry else ""
+    extra_en = f" Expires {expiry}." if expiry else ""
     items = ",".join(sorted(item_ids))
     return done("ok", f"{tc.describe('zh')}{('，品种 ' + items) if items else ''}{extra_zh}",
                 f"{tc.describe('en')}{(' Item ' + items + '.') if items else ''}{extra_en}")
