@@ -380,6 +380,8 @@ def _settlement_line(rec, ctx, store):
 def _stock_count(rec, ctx, store):
     ref = item_ref(rec)
     t = rec.time("invdate", "time")
+    if t is not None and t.time() == dt.time(0) and len(re.sub(r"\D", "", rec.text("invdate", "time") or "")) <= 8:
+        t = t.replace(hour=23, minute=59, second=59)  # a count dated by day is taken after closing
     tcs = trace_codes(rec)
     q = quantity(rec, ctx, store, ref["item_id"], "inv_cnt", "cnt")
     row = dict(store=store, **ref, rx_flag=rec.text("rx_flag"), **q, lotnum=rec.text("manu_lotnum"),

@@ -1,0 +1,43 @@
+-- id: person_frequent
+-- category: abnormal_swipe
+-- severity: medium
+-- title_zh: 同一人频繁刷卡（单日/单月次数过多）
+-- title_en: One card settled too many times a day or a month
+-- why_zh: 上海等地规定定点药店原则上同一参保人每天只能刷卡购药一次。同一张卡在同一门店一天内结算多次、或一个月内结算远多于正常复购次数，常见于代刷卡、冒用医保卡或把一次购药拆成多笔。
+-- why_zh: 为避免误报：一天两次（家属代买、漏买补买）不报；慢病患者每月复购一两次远低于月度阈值；已冲销的结算不计。
+-- why_en: Rules such as Shanghai's allow in principle one card sale per person per day at a pharmacy. One card settled many times a day at one store, or far more often in a month than any refill rhythm explains, is typical of cards swiped by staff, borrowed cards, or one purchase split into several.
+-- why_en: To avoid false alarms: two settlements in a day (a family member buying, a forgotten item) are not reported; chronic patients refilling monthly stay far below the monthly limit; reversed settlements do not count.
+-- message_zh: 参保人 {psn_no} 在 {store} {scope_zh} {period_text} 结算 {n} 次（阈值 {limit_n} 次），涉及医保基金 {amount_fen} 元
+-- message_en: person {psn_no} settled {n} times at {store} {scope_en} {period_text} (limit {limit_n}); insurance money {amount_fen} yuan
+-- param day_max = 2  # settlements per person per store per day still accepted (Shanghai: 1 in principle; 2 tolerates a family member or a forgotten item)
+-- param day_high = 5  # from this many settlements in one day the finding is high severity
+-- param month_max = 10  # settlements per person per store per calendar month still accepted (a monthly refill is 1-2; 10 is every third day)
+WITH valid AS (
+    SELECT s.* FROM settlements s
+    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.psn_no IS NOT NULL AND s.psn_no <> ''
+      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
+                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+), per_day AS (
+    SELECT store, psn_no, day AS period_text, MIN(day) AS day_first, MAX(day) AS day_last, COUNT(*) AS n,
+           :day_max AS limit_n, '当日' AS scope_zh, 'on' AS scope_en,
+           CASE WHEN COUNT(*) >= :day_high THEN 'high' ELSE 'medium' END AS severity,
+           SUM(COALESCE(insurance_fen, 0)) AS amount_fen,
+           GROUP_CONCAT(setl_id) AS setl_ids, GROUP_CONCAT('settlements:' || id) AS evidence
+    FROM valid GROUP BY store, psn_no, day
+    HAVING COUNT(*) > :day_max
+), per_month AS (
+    SELECT store, psn_no, month AS period_text, MIN(day) AS day_first, MAX(day) AS day_last, COUNT(*) AS n,
+           :month_max AS limit_n, '当月' AS scope_zh, 'in month' AS scope_en, 'medium' AS severity,
+           SUM(COALESCE(insurance_fen, 0)) AS amount_fen,
+           GROUP_CONCAT(setl_id) AS setl_ids, GROUP_CONCAT('settlements:' || id) AS evidence
+    FROM valid GROUP BY store, psn_no, month
+    HAVING COUNT(*) > :month_max
+)
+SELECT store, psn_no, psn_no AS psn_nos, period_text AS period, period_text, day_first, day_last, n, limit_n,
+       scope_zh, scope_en, severity, amount_fen, setl_ids, evidence
+FROM per_day
+UNION ALL
+SELECT store, psn_no, psn_no, period_text, period_text, day_first, day_last, n, limit_n,
+       scope_zh, scope_en, severity, amount_fen, setl_ids, evidence
+FROM per_month
+ORDER BY store, psn_no, period

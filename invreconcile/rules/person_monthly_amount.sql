@@ -1,0 +1,36 @@
+-- id: person_monthly_amount
+-- category: abnormal_swipe
+-- severity: medium
+-- title_zh: 个人月度药店医保消费超限
+-- title_en: One person's monthly insured pharmacy spending above the limit
+-- why_zh: 上海规定参保人在定点药店月刷卡消费超过1200元即暂停刷卡至次月中旬。一个人一个月在药店（所有门店合计）医保结算远超这个水平，常见于冒用、出借医保卡或药店代刷套现。
+-- why_zh: 按结算总额（medfee_sumamt，即刷卡结算的金额）计算，跨门店合计；已冲销的结算不计。涉及金额为当月医保基金和个人账户支付合计。
+-- why_en: Shanghai suspends a card whose pharmacy spending exceeds 1,200 yuan in a month until mid next month. A person whose insured pharmacy settlements in one month (all stores together) go far beyond that is typical of borrowed or rented cards and of pharmacies cashing out cards.
+-- why_en: Measured on the settlement totals (medfee_sumamt, what was settled on the card), summed over all stores; reversed settlements do not count. The amount involved is the month's fund plus personal-account payments.
+-- message_zh: 参保人 {psn_no} {month} 在 {n_stores} 家门店共结算 {n} 次，金额 {total_fen} 元，超过月度限额 {limit_fen} 元；医保基金及个人账户支付 {amount_fen} 元（本店 {store} 占 {store_fen} 元）
+-- message_en: person {psn_no} settled {n} times for {total_fen} yuan at {n_stores} store(s) in {month}, above the monthly limit of {limit_fen} yuan; insurance paid {amount_fen} yuan ({store_fen} yuan at {store})
+-- param limit_fen = 120000  # monthly limit on a person's insured pharmacy settlements, fen (Shanghai: 1,200 yuan)
+-- param high_factor = 2.0  # high severity when the month's total is at least this many times the limit
+WITH valid AS (
+    SELECT s.* FROM settlements s
+    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.psn_no IS NOT NULL AND s.psn_no <> ''
+      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
+                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+), tot AS (
+    SELECT psn_no, month, COUNT(*) AS n, COUNT(DISTINCT store) AS n_stores,
+           SUM(COALESCE(medfee_fen, insurance_fen, 0)) AS total_fen, SUM(COALESCE(insurance_fen, 0)) AS amount_fen,
+           MIN(day) AS day_first, MAX(day) AS day_last,
+           GROUP_CONCAT(setl_id) AS setl_ids, GROUP_CONCAT('settlements:' || id) AS evidence
+    FROM valid GROUP BY psn_no, month
+    HAVING SUM(COALESCE(medfee_fen, insurance_fen, 0)) > :limit_fen
+), by_store AS (
+    SELECT psn_no, month, store, SUM(COALESCE(medfee_fen, insurance_fen, 0)) AS store_fen,
+           ROW_NUMBER() OVER (PARTITION BY psn_no, month
+                              ORDER BY SUM(COALESCE(medfee_fen, insurance_fen, 0)) DESC, store) AS rk
+    FROM valid GROUP BY psn_no, month, store
+)
+SELECT b.store, t.psn_no, t.psn_no AS psn_nos, t.month, t.month AS period, t.day_first, t.day_last, t.n, t.n_stores,
+       t.total_fen, :limit_fen AS limit_fen, b.store_fen, t.amount_fen, t.setl_ids, t.evidence,
+       CASE WHEN t.total_fen >= :high_factor * :limit_fen THEN 'high' ELSE 'medium' END AS severity
+FROM tot t JOIN by_store b ON b.psn_no = t.psn_no AND b.month = t.month AND b.rk = 1
+ORDER BY b.store, t.psn_no, t.month
