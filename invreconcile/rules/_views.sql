@@ -18,7 +18,9 @@ SELECT store, item_id, epoch, day, month, 'stock_changes:' || id,
 FROM stock_changes WHERE deleted = 0 AND qty IS NOT NULL AND epoch IS NOT NULL AND chg_type NOT IN (108, 109)
 ;
 -- Book stock at every stock count (3501): movements up to the count (a movement at the
--- very second of the count is after it), against the counted quantity.
+-- very second of the count is after it), against the counted quantity. diff = counted -
+-- book; new_diff = the part of diff that arose since the item's previous count (a gap
+-- nobody corrected shows at every later count, but arose once).
 CREATE VIEW v_count_book AS
 WITH counts AS (
     SELECT store, item_id, epoch, MIN(day) AS day, MIN(month) AS month, SUM(qty) AS counted,
@@ -35,7 +37,9 @@ WITH counts AS (
                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS book
     FROM stream
 )
-SELECT store, item_id, epoch, day, month, counted, book, counted - book AS diff, refs
+SELECT store, item_id, epoch, day, month, counted, book, counted - book AS diff,
+       counted - book - COALESCE(LAG(counted - book) OVER (PARTITION BY store, item_id ORDER BY epoch), 0) AS new_diff,
+       refs
 FROM run WHERE is_count = 1
 ;
 -- Item facts per store and item used anywhere: the store's own catalog row, else the

@@ -1,0 +1,59 @@
+-- id: excess_supply
+-- category: abnormal_swipe
+-- severity: medium
+-- title_zh: 同一药品累计购药量远超合理用药天数
+-- title_en: Cumulative quantity of one drug far beyond a reasonable supply
+-- why_zh: 一个人在30天内买同一种药的数量，远超本人能吃完的量（超量开药、囤药），常见于冒名购药后倒卖（回流药）或代刷。慢病长期处方最长可开12周；按一盒至少吃一周估算，30天内超过12盒即超过12周的用量。
+-- why_zh: 跨门店累计（参与的门店都会收到本发现）；每月按时复购一两盒的慢病患者远低于阈值，不报。已冲销的结算不计。数据中没有每日用量，因此按盒数而不是按天数估算。
+-- why_en: One person buying far more of one drug within 30 days than one person can take (over-prescribing, stockpiling) is typical of purchases in someone's name for resale (returned drugs) or of cards swiped by staff. A chronic long prescription covers at most 12 weeks; assuming one box lasts at least a week, more than 12 boxes in 30 days is more than 12 weeks' supply.
+-- why_en: Summed over all stores (every store involved gets the finding); chronic patients refilling one or two boxes a month stay far below and are not reported. Reversed settlements do not count. The ledger has no daily dose, so the supply is estimated in boxes, not days.
+-- message_zh: 参保人 {psn_no} 在 {window_days} 天内购买 {item_name}（{item_id}）{boxes} 盒（{qty} 个最小单位，{n} 次结算，{n_stores} 家门店），超过 {max_boxes} 盒；本店医保基金及个人账户支付 {amount_fen} 元
+-- message_en: person {psn_no} bought {boxes} boxes of {item_name} ({item_id}; {qty} units, {n} settlements, {n_stores} store(s)) within {window_days} days, above {max_boxes} boxes; insurance paid {amount_fen} yuan here
+-- param window_days = 30  # length of the rolling window, days
+-- param max_boxes = 12  # boxes of one drug one person may buy within the window (12 weeks' long prescription at one box a week)
+-- param high_factor = 2.0  # high severity when the boxes reach this many times max_boxes
+WITH valid AS (
+    SELECT s.* FROM settlements s
+    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.psn_no IS NOT NULL AND s.psn_no <> ''
+      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
+                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+), ln AS (
+    SELECT l.id, l.store, l.setl_id, v.psn_no, l.item_id, COALESCE(l.item_name, o.item_name, g.item_name) AS item_name,
+           v.epoch, v.day, v.id AS s_row, l.qty,
+           l.qty * 1.0 / COALESCE(o.convrat, g.convrat, 1) AS boxes,
+           CASE WHEN COALESCE(v.medfee_fen, 0) > 0 AND l.amount_fen IS NOT NULL
+                THEN COALESCE(v.insurance_fen, 0) * 1.0 * l.amount_fen / v.medfee_fen
+                ELSE COALESCE(l.amount_fen, 0) END AS ins_fen
+    FROM settlement_lines l
+    JOIN valid v ON v.setl_id = l.setl_id AND v.store = l.store
+    LEFT JOIN items o ON o.store = l.store AND o.item_id = l.item_id
+    LEFT JOIN items g ON g.store = '' AND g.item_id = l.item_id
+    WHERE l.deleted = 0 AND l.qty IS NOT NULL AND l.qty > 0 AND l.item_id IS NOT NULL
+), rolled AS (
+    SELECT ln.*, SUM(boxes) OVER (PARTITION BY psn_no, item_id ORDER BY epoch
+                                  RANGE BETWEEN :window_days * 86400 PRECEDING AND CURRENT ROW) AS roll
+    FROM ln
+), trig AS (
+    SELECT psn_no, item_id, MIN(epoch) AS t0, MAX(epoch) AS t1, MAX(roll) AS peak
+    FROM rolled WHERE roll > :max_boxes + 0.001
+    GROUP BY psn_no, item_id
+), ep AS (
+    SELECT ln.*, t.peak FROM ln
+    JOIN trig t ON t.psn_no = ln.psn_no AND t.item_id = ln.item_id
+    WHERE ln.epoch >= t.t0 - :window_days * 86400 AND ln.epoch <= t.t1
+), tot AS (
+    SELECT psn_no, item_id, MAX(item_name) AS item_name, COUNT(DISTINCT setl_id) AS n, COUNT(DISTINCT store) AS n_stores,
+           SUM(qty) AS qty, MAX(peak) AS peak, MIN(day) AS day_first, MAX(day) AS day_last,
+           GROUP_CONCAT(DISTINCT setl_id) AS setl_ids, GROUP_CONCAT(DISTINCT 'settlements:' || s_row) AS ev_s,
+           GROUP_CONCAT('settlement_lines:' || id) AS ev_l
+    FROM ep GROUP BY psn_no, item_id
+), here AS (
+    SELECT psn_no, item_id, store, SUM(ins_fen) AS amount_fen FROM ep GROUP BY psn_no, item_id, store
+)
+SELECT h.store, t.psn_no, t.psn_no AS psn_nos, t.item_id, t.item_id AS items, t.item_name, t.n, t.n_stores, t.qty,
+       CAST(t.peak + 0.5 AS INTEGER) AS boxes, :max_boxes AS max_boxes, :window_days AS window_days,
+       t.day_first, t.day_last, CAST(h.amount_fen + 0.5 AS INTEGER) AS amount_fen, t.setl_ids,
+       t.ev_s || ',' || t.ev_l AS evidence,
+       CASE WHEN t.peak >= :high_factor * :max_boxes THEN 'high' ELSE 'medium' END AS severity
+FROM tot t JOIN here h ON h.psn_no = t.psn_no AND h.item_id = t.item_id
+ORDER BY h.store, t.psn_no, t.item_id

@@ -1,0 +1,52 @@
+-- id: identical_baskets
+-- category: abnormal_swipe
+-- severity: medium
+-- title_zh: 多人购药清单完全相同
+-- title_en: Identical baskets across many persons
+-- why_zh: 不同的人病情不同，买的药品种和数量很少完全一样。同一门店在几天内出现多人的多品种购药清单（品种和数量）一模一样，常见于按模板虚构处方、代刷收来的医保卡。只看至少 min_items 个品种的清单，单品购药（如一盒感冒药）很常见，不比较。
+-- why_zh: 相邻两次相同清单间隔不超过 window_days 天的算一组；人数达到 min_persons 报中风险，达到 high_persons 报高风险。已冲销的结算不计。
+-- why_en: Different people have different illnesses and rarely buy exactly the same items in the same quantities. The same multi-item basket (items and quantities) for many persons at one store within days is typical of prescriptions invented from a template and of collected cards swiped by staff. Only baskets of at least min_items items are compared; single-item purchases (a box of cold medicine) are common.
+-- why_en: Identical baskets each within window_days days of the previous form one group; min_persons persons make a medium finding, high_persons a high one. Reversed settlements do not count.
+-- message_zh: {store} 于 {day_first} 至 {day_last} 有 {n_psn} 人的购药清单完全相同（{n_items} 个品种：{items}，合计 {basket_fen} 元/单），共 {n} 笔结算；医保基金及个人账户支付 {amount_fen} 元
+-- message_en: {n_psn} persons bought exactly the same basket at {store} between {day_first} and {day_last} ({n_items} items: {items}, {basket_fen} yuan each), {n} settlements; insurance paid {amount_fen} yuan
+-- param min_items = 2  # baskets with fewer distinct items are not compared
+-- param min_persons = 5  # different persons with the same basket needed for a finding
+-- param high_persons = 8  # from this many persons the finding is high severity
+-- param window_days = 7  # identical baskets at most this many days apart belong to one group
+WITH valid AS (
+    SELECT s.* FROM settlements s
+    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.psn_no IS NOT NULL AND s.psn_no <> ''
+      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
+                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+), basket AS (
+    -- an order-independent signature of the basket: number of lines and items, first and last
+    -- item id, total quantity, sum of squared quantities and total amount
+    SELECT v.id, v.store, v.setl_id, v.psn_no, v.epoch, v.day, v.insurance_fen,
+           COUNT(*) AS n_lines, COUNT(DISTINCT l.item_id) AS n_items, MIN(l.item_id) AS i_min, MAX(l.item_id) AS i_max,
+           SUM(l.qty) AS qty, SUM(COALESCE(l.amount_fen, 0)) AS basket_fen,
+           SUM(l.qty * l.qty) AS chk,
+           GROUP_CONCAT(DISTINCT l.item_id) AS items
+    FROM valid v JOIN settlement_lines l ON l.setl_id = v.setl_id AND l.store = v.store AND l.deleted = 0
+    WHERE l.item_id IS NOT NULL AND l.qty IS NOT NULL
+    GROUP BY v.id, v.store, v.setl_id, v.psn_no, v.epoch, v.day, v.insurance_fen
+    HAVING COUNT(DISTINCT l.item_id) >= :min_items
+), seq AS (
+    SELECT basket.*, LAG(epoch) OVER (PARTITION BY store, n_lines, n_items, i_min, i_max, qty, basket_fen, chk
+                                      ORDER BY epoch, id) AS prev_epoch
+    FROM basket
+), grp AS (
+    SELECT seq.*,
+           SUM(CASE WHEN prev_epoch IS NULL OR epoch - prev_epoch > :window_days * 86400 THEN 1 ELSE 0 END)
+               OVER (PARTITION BY store, n_lines, n_items, i_min, i_max, qty, basket_fen, chk
+                     ORDER BY epoch, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS g
+    FROM seq
+)
+SELECT store, COUNT(*) AS n, COUNT(DISTINCT psn_no) AS n_psn, MIN(n_items) AS n_items, MIN(items) AS items,
+       MIN(basket_fen) AS basket_fen, MIN(day) AS day_first, MAX(day) AS day_last,
+       SUM(COALESCE(insurance_fen, 0)) AS amount_fen, GROUP_CONCAT(setl_id) AS setl_ids,
+       GROUP_CONCAT(DISTINCT psn_no) AS psn_nos, GROUP_CONCAT('settlements:' || id) AS evidence,
+       CASE WHEN COUNT(DISTINCT psn_no) >= :high_persons THEN 'high' ELSE 'medium' END AS severity
+FROM grp
+GROUP BY store, n_lines, n_items, i_min, i_max, qty, basket_fen, chk, g
+HAVING COUNT(DISTINCT psn_no) >= :min_persons
+ORDER BY store, day_first

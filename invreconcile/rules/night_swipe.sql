@@ -1,0 +1,41 @@
+-- id: night_swipe
+-- category: abnormal_swipe
+-- severity: medium
+-- title_zh: 营业时间外（夜间）刷卡
+-- title_en: Settlements at night, outside the store's opening hours
+-- why_zh: 门店关门后或凌晨没有顾客，却出现医保结算，常见于店员集中代刷收来的医保卡、虚构购药。24小时门店在配置文件 [audit] stores_24h 中列出后不会报；其他门店按 open_min/close_min（默认07:00-23:00）判断。
+-- why_zh: 同一晚只有一笔时为低风险（可能是关门前最后一位顾客跨过了钟点），同一晚多张卡时为中风险，很多张卡时为高风险。已冲销的结算不计。
+-- why_en: A store that is closed has no customers; insured settlements after closing or before dawn are typical of staff swiping collected cards or of invented purchases. 24-hour stores listed in the config ([audit] stores_24h) are never reported; other stores are judged against open_min/close_min (default 07:00-23:00).
+-- why_en: One settlement in a night is low severity (the last customer may have crossed the hour), several cards in one night medium, many cards high. Reversed settlements do not count.
+-- message_zh: {store} 在营业时间（{hours}）外于 {first_ts} 至 {last_ts} 结算 {n} 笔，涉及 {n_psn} 张医保卡，医保基金及个人账户支付 {amount_fen} 元
+-- message_en: {store} settled {n} time(s) for {n_psn} card(s) outside its opening hours ({hours}) between {first_ts} and {last_ts}; insurance paid {amount_fen} yuan
+-- param grace_min = 0  # minutes after closing / before opening still treated as open
+-- param high_cards = 5  # from this many different cards in one night the finding is high severity
+WITH valid AS (
+    SELECT s.* FROM settlements s
+    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.tod_min IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
+                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+), hrs AS (
+    SELECT v.*, COALESCE(h.open_min, :open_min) AS o_min, COALESCE(h.close_min, :close_min) AS c_min
+    FROM valid v LEFT JOIN store_hours h ON h.store = v.store
+), outside AS (
+    SELECT hrs.*,
+           CAST((epoch + 28800 - o_min * 60) / 86400 AS INTEGER) AS night
+    FROM hrs
+    WHERE NOT (CASE WHEN c_min > o_min
+                    THEN tod_min >= o_min - :grace_min AND tod_min < c_min + :grace_min
+                    ELSE tod_min >= o_min - :grace_min OR tod_min < c_min + :grace_min END)
+)
+SELECT store, MIN(day) AS day_first, MAX(day) AS day_last, MIN(ts) AS first_ts, MAX(ts) AS last_ts,
+       COUNT(*) AS n, COUNT(DISTINCT psn_no) AS n_psn,
+       CASE WHEN COUNT(DISTINCT psn_no) >= :high_cards THEN 'high'
+            WHEN COUNT(*) >= 2 THEN 'medium' ELSE 'low' END AS severity,
+       SUBSTR('0' || CAST(MIN(o_min) / 60 AS INTEGER), -2) || ':' || SUBSTR('0' || CAST(MIN(o_min) - 60 * CAST(MIN(o_min) / 60 AS INTEGER) AS INTEGER), -2)
+         || '-' || SUBSTR('0' || CAST(MIN(c_min) / 60 AS INTEGER), -2) || ':' || SUBSTR('0' || CAST(MIN(c_min) - 60 * CAST(MIN(c_min) / 60 AS INTEGER) AS INTEGER), -2) AS hours,
+       SUM(COALESCE(insurance_fen, 0)) AS amount_fen,
+       GROUP_CONCAT(setl_id) AS setl_ids, GROUP_CONCAT(DISTINCT psn_no) AS psn_nos,
+       GROUP_CONCAT('settlements:' || id) AS evidence
+FROM outside
+GROUP BY store, night
+ORDER BY store, night
