@@ -241,9 +241,23 @@ class Station:
             self.prompt()
 
 
-def _stdin_reader(q: "queue.Queue", stream) -> None:
-    for data in iter(stream.readline, b""):
-        q.put(_decode(data))
+def _stdin_reader(q: "queue.Queue", fd: int) -> None:
+    # os.read on the raw descriptor: a thread blocked here holds no lock of sys.stdin,
+    # so the station can quit while it waits.
+    buf = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            q.put(_decode(line))
+    if buf:
+        q.put(_decode(buf))
     q.put(EOF)
 
 
@@ -331,9 +345,9 @@ def station_command(mode, store, station_id, doc_no, db_path, lang, port, baud, 
                                            "Check the device name and that no other program holds it.")
             st.write(st.T(f"串口 {port} @ {baud} 已打开", f"Serial port {port} @ {baud} open"))
             if sys.stdin is not None and sys.stdin.isatty():
-                threading.Thread(target=_stdin_reader, args=(q, sys.stdin.buffer), daemon=True).start()
+                threading.Thread(target=_stdin_reader, args=(q, sys.stdin.fileno()), daemon=True).start()
         else:
-            threading.Thread(target=_stdin_reader, args=(q, sys.stdin.buffer), daemon=True).start()
+            threading.Thread(target=_stdin_reader, args=(q, sys.stdin.fileno()), daemon=True).start()
         st.run_lines(q)
         st.finish()
     except KeyboardInterrupt:
