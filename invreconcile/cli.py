@@ -199,8 +199,9 @@ def demo(db_path, out_dir, stores, days, customers, seed, audit):
     _print_status(ledger_status(db))
     if audit:
         ctx = click.get_current_context()
-        ctx.invoke(audit_cmd, db_path=db_path, stores=(), since=None, until=None, rules=None, config=None,
-                   json_path=None, engine="sqlite")
+        config = Path(out_dir) / "invreconcile.toml"
+        ctx.invoke(audit_cmd, db_path=db_path, stores=(), since=None, until=None, rules=None,
+                   config=str(config) if config.exists() else None, json_path=None, engine="sqlite")
 
 
 # --------------------------------------------------------------------------- codes

@@ -1516,6 +1516,12 @@ class _Gen:
         with open(self.out / "ground_truth.json", "w", encoding="utf-8") as f:
             json.dump(gt, f, ensure_ascii=False, indent=1)
         files["ground_truth.json"] = len(incs)
+        # the chain's audit configuration: which stores are open around the clock
+        h24 = ", ".join(f'"{s.code}"' for s in self.stores if s.h24)
+        (self.out / "invreconcile.toml").write_text(
+            "# Audit configuration of the sample chain (see 'invreconcile rules').\n"
+            f"[audit]\nstores_24h = [{h24}]\n", encoding="utf-8")
+        files["invreconcile.toml"] = 1
         looks = {}
         for lk in self.lookalikes:
             looks[lk["kind"]] = looks.get(lk["kind"], 0) + 1
