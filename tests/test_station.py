@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -130,8 +131,11 @@ def test_three_stations_at_once_lose_nothing(fresh_ledger):
 
 
 def test_terminal_session_stocktake(fresh_ledger):
-    child = pexpect.spawn(STATION[0], STATION[1:] + ["--db", str(fresh_ledger), "--store", "P1", "--station", "tty",
-                                                     "--mode", "stocktake"],
+    # started as users start it: the invreconcile command with the station plugin
+    cmd = shutil.which("invreconcile") or ""
+    args = ["station"] if cmd else ["-m", "scanners.station"]
+    child = pexpect.spawn(cmd or sys.executable, args + ["--db", str(fresh_ledger), "--store", "P1", "--station", "tty",
+                                                         "--mode", "stocktake"],
                           encoding="utf-8", timeout=15, dimensions=(40, 100), env={**os.environ, "TERM": "xterm"})
     try:
         child.expect("扫码> ")
@@ -186,6 +190,14 @@ def test_serial_scanner(fresh_ledger):
     assert "通过 OK" in rest and "扫的是商品条码" in rest
     rows = sqlite3.connect(fresh_ledger).execute("SELECT raw, code, verdict FROM scans WHERE station_id = 'ser'").fetchall()
     assert rows == [(f"]C1{BOX_IN}", BOX_IN, "ok"), ("6901234567892", "6901234567892", "product_barcode")]
+
+
+def test_serial_port_that_cannot_be_opened(fresh_ledger):
+    r = subprocess.run(station(fresh_ledger, "--port", "/dev/no-such-scanner"), capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=30)
+    assert r.returncode == 1
+    assert "Error: /dev/no-such-scanner: cannot open the serial port" in r.stderr
+    assert "Check the device name and that no other program holds it." in r.stderr
 
 
 def test_image_folder(fresh_ledger, tmp_path):
