@@ -401,3 +401,85 @@ def _add_plugin_commands(group: click.Group) -> None:
 
 
 _add_plugin_commands(main)
+
+
+@main.command()
+@click.argument("ground_truth", type=click.Path(exists=True, dir_okay=False))
+@db_option
+@click.option("--findings", "findings_path", type=click.Path(exists=True, dir_okay=False),
+              help="Findings JSON from 'audit --json' (default: the findings stored in the ledger).")
+def evaluate(ground_truth, db_path, findings_path):
+    """Measure findings against a sample data set's ground_truth.json. 按样本真值评估检出率与准确率。"""
+    from .evaluation import evaluate as run_evaluation, format_report
+    from .findings import load
+
+    truth = json.loads(Path(ground_truth).read_text(encoding="utf-8"))
+    if findings_path:
+        found = json.loads(Path(findings_path).read_text(encoding="utf-8"))
+    else:
+        found = [f.as_dict() for f in load(open_ledger(db_path, create=False))]
+    click.echo(format_report(run_evaluation(truth, found), lang=_lang()))
+
+
+# --------------------------------------------------------------------------- images and labels
+
+@main.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--decoders", default="zbar,zxing", show_default=True, help="Decoders to combine.")
+@click.option("--no-preprocess", is_flag=True, help="Do not retry with rotated, scaled or thresholded images.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per symbol found.")
+def decode(images, decoders, no_preprocess, as_json):
+    """Decode barcodes in photos (Code 128, EAN-13, QR, Data Matrix) and say what each is. 识别图片中的条码。"""
+    from .imaging import decode_image
+
+    missing = 0
+    for path in images:
+        found = decode_image(path, decoders=tuple(d.strip() for d in decoders.split(",") if d.strip()),
+                             preprocess=not no_preprocess)
+        if not found:
+            missing += 1
+            click.echo(f"{path}\t" + T("未识别到条码", "no barcode found"))
+        for d in found:
+            if as_json:
+                click.echo(json.dumps({"image": str(path), "text": d.text, "symbology": d.symbology,
+                                       "decoder": d.decoder, "step": d.step, "code": d.code.as_dict()},
+                                      ensure_ascii=False))
+            else:
+                click.echo(f"{path}\t{d.symbology}\t{d.text!r}\t{d.code.kind}\t{d.code.describe(_lang())}")
+    if missing:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("codes_", metavar="CODE...", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Output file: .png (one file per page), .svg (one per page) or .pdf.")
+@click.option("--name", default="", help="Item name printed on every label.")
+@click.option("--batch", default="", help="Batch number printed on every label.")
+@click.option("--expiry", default="", help="Expiry date printed on every label.")
+@click.option("--per-page", default=12, show_default=True, help="Labels per A4 page.")
+@db_option
+def label(codes_, output, name, batch, expiry, per_page, db_path):
+    """Print Code 128 labels for trace codes (split-pack bags, relabelled boxes). 打印追溯码标签。
+
+    Name, batch and expiry come from the ledger (the purchase of the code) when the ledger
+    has them and the options do not say otherwise.
+    """
+    from .labels import LabelSpec, make_labels
+
+    db = open_ledger(db_path, create=False) if Path(db_path).exists() else None
+    specs = []
+    for code in codes_:
+        info = {}
+        if db is not None:
+            key = codes_mod.parse(code).key or code
+            row = db.conn.execute(
+                "SELECT p.item_name, p.lotnum, p.expy_end FROM code_events e JOIN purchases p ON p.id = e.src_id "
+                "WHERE e.src_table = 'purchases' AND e.code IN (SELECT ancestor FROM code_ancestors WHERE code = ? "
+                "UNION SELECT ?) ORDER BY e.epoch LIMIT 1", (key, key)).fetchone()
+            if row:
+                info = dict(zip(("name", "batch", "expiry"), row))
+        specs.append(LabelSpec(code, name=name or info.get("name") or "", batch=batch or info.get("batch") or "",
+                               expiry=expiry or info.get("expiry") or ""))
+    for path in make_labels(specs, output, per_page=per_page):
+        click.echo(str(path))

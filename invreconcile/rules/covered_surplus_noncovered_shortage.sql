@@ -7,7 +7,7 @@
 -- why_en: In substitution the books sell a covered drug (which stays on the shelf: a count surplus) while the customer takes cosmetics, food or devices (no sale: a count shortage). Both in the same store and count, of similar value, is the trace it leaves.
 -- message_zh: {store} {day_first} 盘点：医保药品 {covered_items} 盘盈 {surplus_fen} 元，同期非医保商品 {other_items} 盘亏 {shortage_fen} 元
 -- message_en: stock count at {store} on {day_first}: covered drugs {covered_items} {surplus_fen} yuan over the books, non-covered goods {other_items} {shortage_fen} yuan short
--- param min_value_yuan = 50  # surplus and shortage each at least this value
+-- param min_value_yuan = 30  # surplus and shortage each at least this value (one cheap item is enough to substitute)
 -- param min_similarity = 0.5  # smaller / larger of the two values
 WITH gaps AS (
     SELECT c.store, c.day, c.month, c.item_id, i.covered, c.new_diff * i.unit_fen AS value_fen, c.refs
