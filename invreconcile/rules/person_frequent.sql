@@ -4,12 +4,12 @@
 -- title_zh: 同一人频繁刷卡（单日/单月次数过多）
 -- title_en: One card settled too many times a day or a month
 -- why_zh: 上海等地规定定点药店原则上同一参保人每天只能刷卡购药一次。同一张卡在同一门店一天内结算多次、或一个月内结算远多于正常复购次数，常见于代刷卡、冒用医保卡或把一次购药拆成多笔。
--- why_zh: 为避免误报：一天两次（家属代买、漏买补买）不报；慢病患者每月复购一两次远低于月度阈值；已冲销的结算不计。
+-- why_zh: 为避免误报：一天三次以内（家属也来买、漏买补买）不报；慢病患者每月复购一两次远低于月度阈值；已冲销的结算不计。
 -- why_en: Rules such as Shanghai's allow in principle one card sale per person per day at a pharmacy. One card settled many times a day at one store, or far more often in a month than any refill rhythm explains, is typical of cards swiped by staff, borrowed cards, or one purchase split into several.
--- why_en: To avoid false alarms: two settlements in a day (a family member buying, a forgotten item) are not reported; chronic patients refilling monthly stay far below the monthly limit; reversed settlements do not count.
+-- why_en: To avoid false alarms: up to three settlements in a day (a family member buying too, a forgotten item) are not reported; chronic patients refilling monthly stay far below the monthly limit; reversed settlements do not count.
 -- message_zh: 参保人 {psn_no} 在 {store} {scope_zh} {period_text} 结算 {n} 次（阈值 {limit_n} 次），涉及医保基金 {amount_fen} 元
 -- message_en: person {psn_no} settled {n} times at {store} {scope_en} {period_text} (limit {limit_n}); insurance money {amount_fen} yuan
--- param day_max = 2  # settlements per person per store per day still accepted (Shanghai: 1 in principle; 2 tolerates a family member or a forgotten item)
+-- param day_max = 3  # settlements per person per store per day still accepted (Shanghai: 1 in principle; up to 3 tolerates a family member buying too and a forgotten item)
 -- param day_high = 5  # from this many settlements in one day the finding is high severity
 -- param month_max = 10  # settlements per person per store per calendar month still accepted (a monthly refill is 1-2; 10 is every third day)
 WITH valid AS (

@@ -3,13 +3,13 @@
 -- severity: medium
 -- title_zh: 单次大额结算
 -- title_en: Large single settlement
--- why_zh: 零售药店的一次医保购药通常只有几十到一二百元。单笔结算接近甚至超过一个月的刷卡限额（上海1200元），常见于囤药、代刷、回流药或把非医保商品串换进医保结算，需要核对处方和实物出库。
+-- why_zh: 零售药店的一次医保购药通常只有几十到一二百元。单笔结算远超一个月的刷卡限额（上海1200元），常见于囤药、代刷、回流药或把非医保商品串换进医保结算，需要核对处方和实物出库。
 -- why_zh: 上海规定单次购买非处方药一般不超过200元：把 otc_limit_fen 设为 20000 可对只含非处方药的结算启用该限额（默认关闭，因为很多地方没有这条规定）。已冲销的结算不计。
--- why_en: An insured pharmacy purchase is usually tens to one or two hundred yuan. A single settlement near or above a whole month's card limit (Shanghai: 1,200 yuan) is typical of stockpiling, cards swiped by staff, resold drugs, or non-covered goods billed as covered drugs; check the prescription and the goods that left.
+-- why_en: An insured pharmacy purchase is usually tens to one or two hundred yuan. A single settlement well above a whole month's card limit (Shanghai: 1,200 yuan) is typical of stockpiling, cards swiped by staff, resold drugs, or non-covered goods billed as covered drugs; check the prescription and the goods that left.
 -- why_en: Shanghai also caps a single OTC purchase at about 200 yuan: set otc_limit_fen = 20000 to apply it to settlements of OTC drugs only (off by default, most regions have no such rule). Reversed settlements do not count.
 -- message_zh: 参保人 {psn_no} 于 {ts} 在 {store} 单笔结算 {total_fen} 元（{n_lines} 个品种），超过 {limit_fen} 元{otc_zh}；医保基金及个人账户支付 {amount_fen} 元
 -- message_en: person {psn_no} settled {total_fen} yuan in one settlement at {store} on {ts} ({n_lines} item(s)), above {limit_fen} yuan{otc_en}; insurance paid {amount_fen} yuan
--- param large_fen = 100000  # a single settlement total (medfee_sumamt) above this is reported, fen (1,000 yuan: most of Shanghai's 1,200-yuan monthly limit in one go)
+-- param large_fen = 200000  # a single settlement total (medfee_sumamt) above this is reported, fen (2,000 yuan: 1.7 times Shanghai's 1,200-yuan monthly limit in one go; legitimate expensive purchases such as 安宫牛黄丸 or a quarter's anticoagulant reach 1,000-1,500 yuan)
 -- param otc_limit_fen = 0  # limit for settlements of OTC drugs only, fen; 0 = off (Shanghai: 20000 = 200 yuan)
 WITH valid AS (
     SELECT s.* FROM settlements s
