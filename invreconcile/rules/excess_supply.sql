@@ -7,8 +7,8 @@
 -- why_zh: 跨门店累计（参与的门店都会收到本发现）；每月按时复购一两盒的慢病患者远低于阈值，不报。已冲销的结算不计。数据中没有每日用量，因此按盒数而不是按天数估算。
 -- why_en: One person buying far more of one drug within 30 days than one person can take (over-prescribing, stockpiling) is typical of purchases in someone's name for resale (returned drugs) or of cards swiped by staff. A chronic long prescription covers at most 12 weeks; assuming one box lasts at least a week, more than 12 boxes in 30 days is more than 12 weeks' supply.
 -- why_en: Summed over all stores (every store involved gets the finding); chronic patients refilling one or two boxes a month stay far below and are not reported. Reversed settlements do not count. The ledger has no daily dose, so the supply is estimated in boxes, not days.
--- message_zh: 参保人 {psn_no} 在 {window_days} 天内购买 {item_name}（{item_id}）{boxes} 盒（{qty} 个最小单位，{n} 次结算，{n_stores} 家门店），超过 {max_boxes} 盒；本店医保基金及个人账户支付 {amount_fen} 元
--- message_en: person {psn_no} bought {boxes} boxes of {item_name} ({item_id}; {qty} units, {n} settlements, {n_stores} store(s)) within {window_days} days, above {max_boxes} boxes; insurance paid {amount_fen} yuan here
+-- message_zh: 参保人 {psn_no} 在 {window_days} 天内最多购买 {item_name}（{item_id}）{boxes} 盒，超过 {max_boxes} 盒（{day_first} 至 {day_last} 共 {qty} 个最小单位，{n} 次结算，{n_stores} 家门店）；本店医保基金及个人账户支付 {amount_fen} 元
+-- message_en: person {psn_no} bought up to {boxes} boxes of {item_name} ({item_id}) within {window_days} days, above {max_boxes} boxes ({qty} units in {n} settlements at {n_stores} store(s) between {day_first} and {day_last}); insurance paid {amount_fen} yuan here
 -- param window_days = 30  # length of the rolling window, days
 -- param max_boxes = 12  # boxes of one drug one person may buy within the window (12 weeks' long prescription at one box a week)
 -- param high_factor = 2.0  # high severity when the boxes reach this many times max_boxes

@@ -54,7 +54,7 @@ WITH valid AS (
 )
 SELECT store, month, month AS period, day_first, day_last, n, n_stores, ins_fen,
        CAST(med_n + 0.5 AS INTEGER) AS med_n, CAST(med_a + 0.5 AS INTEGER) AS med_fen,
-       ROUND(z_n, 1) AS z_n, ROUND(z_a, 1) AS z_a,
+       ROUND(z_n, 1) AS z_n, ROUND(z_a, 1) AS z_amt,
        CASE WHEN ins_fen > med_a THEN CAST(ins_fen - med_a + 0.5 AS INTEGER) ELSE 0 END AS amount_fen,
        evidence
 FROM scored
