@@ -483,3 +483,5 @@ def label(codes_, output, name, batch, expiry, per_page, db_path):
                                expiry=expiry or info.get("expiry") or ""))
     for path in make_labels(specs, output, per_page=per_page):
         click.echo(str(path))
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The command line as a user meets it: messages, exit codes, help for every command."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from invreconcile.cli import main
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+    return invoke
+
+
+def test_every_command_has_help(run):
+    for name, cmd in main.commands.items():
+        assert cmd.help, f"{name} has no help text"
+        result = run(name, "--help")
+        assert result.exit_code == 0
+
+
+def test_commands_documented_in_readme():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for name in main.commands:
+        assert f"invreconcile {name}" in readme, f"README does not mention 'invreconcile {name}'"
+
+
+def test_codes_parse_text_stdin_and_exit_code(run):
+    ok = run("codes", "parse", "]C181234567890123456789")
+    assert ok.exit_code == 0
+    assert "cn20" in ok.output and "8123456" in ok.output
+    bad = run("--lang", "en", "codes", "parse", input="6901234567892\n")
+    assert bad.exit_code == 2
+    assert "product barcode" in bad.output.lower()
+    js = run("codes", "parse", "--json", "81234567890123456789")
+    assert json.loads(js.output)["key"] == "81234567890123456789"
+
+
+def test_import_status_and_errors(run, tmp_path):
+    Path("sales.csv").write_text("门店编码,商品编码,数量,销售时间\nP1,A1,24,2026-09-01 10:00:00\nP1,A1,x,2026-09-01 10:00:00\n",
+                                 encoding="utf-8")
+    res = run("import", "sales.csv")
+    assert res.exit_code == 0
+    assert "读取 2 行 = 接受 1 + 重复上传 0 + 拒收 1" in res.output
+    st = run("--lang", "en", "status", "--rejects", "5")
+    assert "read 2 rows = accepted 1 + duplicate uploads 0 + rejected 1" in st.output
+    assert "sales.csv:3: '数量' is not a number: x (expected a number)" in st.output
+    missing = run("import", "nope.csv")
+    assert missing.exit_code == 1
+    assert missing.output.strip() == "Error: nope.csv: does not exist. Check the path."
+    Path("x.csv").write_text("foo,bar\n1,2\n", encoding="utf-8")
+    unknown = run("import", "x.csv")
+    assert unknown.exit_code == 1 and "--kind" in unknown.output and "Traceback" not in unknown.output
+
+
+def test_status_without_ledger_says_what_to_do(run):
+    res = run("status", "--db", "none.db")
+    assert res.exit_code == 1
+    assert "invreconcile demo" in res.output
+
+
+def test_audit_rejects_bad_dates_and_unknown_rules(run):
+    Path("sales.csv").write_text("门店编码,商品编码,数量,销售时间\nP1,A1,24,2026-09-01 10:00:00\n", encoding="utf-8")
+    run("import", "sales.csv")
+    bad = run("audit", "--since", "2026-9-1")
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+    unknown = run("audit", "--rules", "no_such_rule")
+    assert unknown.exit_code == 1 and "unknown rule or category: no_such_rule" in unknown.output
+    Path("c.toml").write_text("[rules.code_resold]\nno_param = 1\n", encoding="utf-8")
+    cfg = run("audit", "--config", "c.toml")
+    assert cfg.exit_code == 1 and "unknown parameter 'no_param'" in cfg.output
+
+
+def test_rules_lists_every_rule_with_parameters(run):
+    from invreconcile.rules import builtin_rules
+    res = run("--lang", "en", "rules")
+    for rule in builtin_rules():
+        assert rule.id in res.output
+        assert rule.title_en in res.output
+        assert rule.why_en and rule.why_zh, f"{rule.id} lacks an explanation"
+        for p in rule.params:
+            assert f"[rules.{rule.id}] {p.name} = " in res.output
+            assert p.doc, f"{rule.id}.{p.name} is undocumented"
