@@ -61,7 +61,7 @@ def build(path: Path, n_events: int, seed: int = 7) -> dict:
     n = 0
     n_codes = 0
     setl_no = 0
-    per_product = int(n_events / 2.6 / N_PRODUCTS) + 1
+    per_product = int(n_events / 2.5 / N_PRODUCTS) + 1
     sample_codes: list[tuple[str, str]] = []
     sample_case_boxes: list[tuple[str, str]] = []
     t_start = time.perf_counter()
@@ -166,6 +166,8 @@ def main(argv=None) -> int:
     ap.add_argument("--writes", type=int, default=300, help="record_scan calls to time")
     ap.add_argument("--db", type=Path, help="ledger to build or reuse (default: in the temp folder)")
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--stations", type=int, default=3,
+                    help="then run this many station processes at once, --writes scans each (0: skip)")
     args = ap.parse_args(argv)
     path = args.db or Path(tempfile.gettempdir()) / "invreconcile-bench" / f"ledger-{args.events}.db"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +232,41 @@ def main(argv=None) -> int:
         print(f"verdict + record_scan (committed, synchronous=FULL) over {len(wtimes)} scans: "
               f"p50 {pct(wtimes, 50):.2f} ms  p95 {pct(wtimes, 95):.2f} ms  p99 {pct(wtimes, 99):.2f} ms  "
               f"max {max(wtimes):.2f} ms")
+    if args.stations:
+        db.conn.close()
+        concurrent_stations(path, args.stations, args.writes)
     return 0
+
+
+def concurrent_stations(path: Path, n: int, scans: int) -> None:
+    """Start ``n`` station processes on the ledger at once, each receiving ``scans`` new
+    codes through a pipe; report the wall time per scan of each, startup excluded."""
+    import subprocess
+
+    procs = []
+    for k in range(n):
+        codes = [f"8{9000000 + k:07d}{time.time_ns() % 10**6:06d}{i:06d}"[:20] for i in range(scans)]
+        cmd = [sys.executable, "-m", "scanners.station", "--db", str(path), "--store", "P0001",
+               "--station", f"bench{k}", "--mode", "receive", "--lang", "en"]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        procs.append((p, codes))
+    for p, _ in procs:  # wait until every station has started (header printed)
+        p.stdout.readline()
+        p.stdout.readline()
+    t0 = time.perf_counter()
+    for p, codes in procs:
+        p.stdin.write("\n".join(codes) + "\n:q\n")
+        p.stdin.flush()
+    ends = []
+    for p, _ in procs:
+        acks = sum(1 for line in p.stdout if line.startswith("  #"))
+        ends.append((time.perf_counter() - t0, acks))
+        p.wait()
+    wall = max(e for e, _ in ends)
+    total = sum(a for _, a in ends)
+    print(f"{n} stations at once, {scans} scans each: {total} acknowledged of {n * scans}, "
+          f"all done in {wall:.2f} s = {wall / scans * 1000:.2f} ms per scan per station "
+          f"(verdict + committed write + screen)")
 
 
 if __name__ == "__main__":
