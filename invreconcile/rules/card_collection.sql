@@ -50,7 +50,7 @@ WITH valid AS (
     GROUP BY b.store, b.g
 )
 SELECT b.store, b.n, b.n_psn, b.first_ts, b.last_ts, b.day_first, b.day_last,
-       CAST((b.e1 - b.e0) / 60 AS INTEGER) AS span_min, CAST((b.e1 - b.e0) / (b.n - 1) AS INTEGER) AS avg_gap,
+       CAST(((b.e1 - b.e0) - (b.e1 - b.e0) % 60) / 60 AS INTEGER) AS span_min, CAST(ROUND((b.e1 - b.e0) * 1.0 / (b.n - 1)) AS INTEGER) AS avg_gap,
        COALESCE(i.n_items, 0) AS n_items, i.items, b.amount_fen, b.setl_ids, b.psn_nos, b.evidence
 FROM bursts b LEFT JOIN its i ON i.store = b.store AND i.g = b.g
 ORDER BY b.store, b.first_ts

@@ -51,8 +51,8 @@ WITH valid AS (
     SELECT psn_no, item_id, store, SUM(ins_fen) AS amount_fen FROM ep GROUP BY psn_no, item_id, store
 )
 SELECT h.store, t.psn_no, t.psn_no AS psn_nos, t.item_id, t.item_id AS items, t.item_name, t.n, t.n_stores, t.qty,
-       CAST(t.peak + 0.5 AS INTEGER) AS boxes, :max_boxes AS max_boxes, :window_days AS window_days,
-       t.day_first, t.day_last, CAST(h.amount_fen + 0.5 AS INTEGER) AS amount_fen, t.setl_ids,
+       CAST(ROUND(t.peak) AS INTEGER) AS boxes, :max_boxes AS max_boxes, :window_days AS window_days,
+       t.day_first, t.day_last, CAST(ROUND(h.amount_fen) AS INTEGER) AS amount_fen, t.setl_ids,
        t.ev_s || ',' || t.ev_l AS evidence,
        CASE WHEN t.peak >= :high_factor * :max_boxes THEN 'high' ELSE 'medium' END AS severity
 FROM tot t JOIN here h ON h.psn_no = t.psn_no AND h.item_id = t.item_id

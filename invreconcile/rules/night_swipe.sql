@@ -25,7 +25,7 @@ WITH valid AS (
     FROM valid v LEFT JOIN store_hours h ON h.store = v.store
 ), outside AS (
     SELECT hrs.*,
-           CAST((epoch + 28800 - o_min * 60) / 86400 AS INTEGER) AS night
+           CAST(((epoch + 28800 - o_min * 60) - (epoch + 28800 - o_min * 60) % 86400) / 86400 AS INTEGER) AS night
     FROM hrs
     WHERE NOT (CASE WHEN c_min > o_min
                     THEN tod_min >= o_min - :grace_min AND tod_min < c_min + :grace_min
@@ -46,8 +46,8 @@ SELECT store, MIN(day) AS day_first, MAX(day) AS day_last, MIN(ts) AS first_ts, 
        CASE WHEN grp = -1 THEN 'low'
             WHEN COUNT(DISTINCT psn_no) >= :high_cards THEN 'high'
             WHEN COUNT(*) >= 2 THEN 'medium' ELSE 'low' END AS severity,
-       SUBSTR('0' || CAST(MIN(o_min) / 60 AS INTEGER), -2) || ':' || SUBSTR('0' || CAST(MIN(o_min) - 60 * CAST(MIN(o_min) / 60 AS INTEGER) AS INTEGER), -2)
-         || '-' || SUBSTR('0' || CAST(MIN(c_min) / 60 AS INTEGER), -2) || ':' || SUBSTR('0' || CAST(MIN(c_min) - 60 * CAST(MIN(c_min) / 60 AS INTEGER) AS INTEGER), -2) AS hours,
+       SUBSTR('0' || CAST((MIN(o_min) - MIN(o_min) % 60) / 60 AS INTEGER), -2) || ':' || SUBSTR('0' || CAST(MIN(o_min) % 60 AS INTEGER), -2)
+         || '-' || SUBSTR('0' || CAST((MIN(c_min) - MIN(c_min) % 60) / 60 AS INTEGER), -2) || ':' || SUBSTR('0' || CAST(MIN(c_min) % 60 AS INTEGER), -2) AS hours,
        CASE WHEN grp = -1 THEN '；该店 ' || MAX(h_days) || ' 个营业日中有 ' || MAX(h_nights) || ' 晚在营业时间外结算，像是24小时门店：若是，请在配置 [audit] stores_24h 中列出，否则逐笔核实' ELSE '' END AS note_zh,
        CASE WHEN grp = -1 THEN '; the store settled outside its hours on ' || MAX(h_nights) || ' of ' || MAX(h_days) || ' trading days, like a 24-hour store: if it is one, list it in [audit] stores_24h, otherwise check each settlement' ELSE '' END AS note_en,
        SUM(COALESCE(insurance_fen, 0)) AS amount_fen,

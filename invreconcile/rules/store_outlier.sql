@@ -53,9 +53,9 @@ WITH valid AS (
     WHERE r.n_stores >= :min_stores
 )
 SELECT store, month, month AS period, day_first, day_last, n, n_stores, ins_fen,
-       CAST(med_n + 0.5 AS INTEGER) AS med_n, CAST(med_a + 0.5 AS INTEGER) AS med_fen,
+       CAST(ROUND(med_n) AS INTEGER) AS med_n, CAST(ROUND(med_a) AS INTEGER) AS med_fen,
        ROUND(z_n, 1) AS z_n, ROUND(z_a, 1) AS z_amt,
-       CASE WHEN ins_fen > med_a THEN CAST(ins_fen - med_a + 0.5 AS INTEGER) ELSE 0 END AS amount_fen,
+       CASE WHEN ins_fen > med_a THEN CAST(ROUND(ins_fen - med_a) AS INTEGER) ELSE 0 END AS amount_fen,
        evidence
 FROM scored
 WHERE (z_n > :z_max AND n >= :min_ratio * med_n) OR (z_a > :z_max AND ins_fen >= :min_ratio * med_a)
