@@ -10,8 +10,23 @@
 -- message_zh: 追溯码 {code} 在 {first_store} {first_ts} 已售出（{first_tx}），又于 {store} {ts} 再次销售结算（{tx}），其间无退货或冲销{extra_zh}
 -- message_en: trace code {code} was sold at {first_store} on {first_ts} ({first_tx}) and sold again at {store} on {ts} ({tx}) with no return or reversal in between{extra_en}
 -- param min_gap_seconds = 0  # ignore a second sale this many seconds after the first (same-second double submits)
-WITH tx AS (
+WITH split AS (
+    -- split-pack sales of one code: the first opens the box; a later one counts as another
+    -- sale of the code once the units sold from it exceed the box's content
+    SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s.code ORDER BY s.epoch, s.tx) AS nth,
+           SUM(s.units) OVER (PARTITION BY s.code ORDER BY s.epoch, s.tx
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS units_so_far
+    FROM (SELECT t.*, COALESCE(t.sold_qty, (SELECT MAX(e.qty) FROM code_events e WHERE e.code = t.code
+                                             AND e.store = t.store AND e.setl_id = t.setl_id AND e.event = 'settled'), 0) AS units,
+                 i.convrat
+          FROM v_code_tx t LEFT JOIN v_item i ON i.store = t.store AND i.item_id = t.item_id
+          WHERE t.reversed = 0 AND t.trdn = 1) s
+), tx AS (
     SELECT * FROM v_code_tx WHERE reversed = 0 AND trdn = 0
+    UNION ALL
+    SELECT code, store, tx, setl_id, epoch, ts, day, month, trdn, item_id, psn_no, product_key, code_kind,
+           sold_qty, expy_end, refs, reversed
+    FROM split WHERE nth = 1 OR (convrat > 0 AND units_so_far > convrat)
 ), seq AS (
     SELECT tx.*,
            LAG(tx) OVER (PARTITION BY code ORDER BY epoch, tx) AS prev_tx,
