@@ -32,6 +32,17 @@ class AuditResult:
                 "rules_run": self.rules_run, "errors": self.errors}
 
 
+VIEW_INDEXES = (
+    ("v_movements", ("store", "item_id", "epoch")),
+    ("v_item", ("store", "item_id")),
+    ("v_count_book", ("store", "day")),
+    ("v_code_tx", ("code", "epoch")),
+    ("v_code_tx", ("setl_id",)),
+    ("v_line_money", ("setl_id", "store", "item_id")),
+    ("v_line_money", ("id",)),
+)
+
+
 class _Fmt(dict):
     def __missing__(self, key):
         return "{" + key + "}"
@@ -64,10 +75,17 @@ def prepare(db, config: Config) -> None:
     conn.executemany("INSERT INTO store_hours VALUES (?,?,?)",
                      [(s, 0 if s in config.stores_24h else open_min, 1440 if s in config.stores_24h else close_min)
                       for s in stores])
+    # The shared views are materialised once per audit (and indexed), so that rules that
+    # read them several times do not recompute them.
+    conn.execute("ANALYZE")  # statistics, so that SQLite picks the selective indexes
     for name in view_names():
-        conn.execute(f"DROP VIEW IF EXISTS {name}")
+        for (kind,) in conn.execute("SELECT type FROM sqlite_master WHERE name = ?", (name,)).fetchall():
+            conn.execute(f"DROP {kind.upper()} {name}")
     for statement in view_statements():
-        conn.execute(statement)
+        conn.execute(statement.replace("CREATE VIEW", "CREATE TABLE", 1))
+    for name, cols in VIEW_INDEXES:
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {name}_{'_'.join(cols)} ON {name}({', '.join(cols)})")
+    conn.execute("ANALYZE")
     refresh_name_map(db)
 
 
