@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 from .findings import Finding, finding_id, resolve_evidence, save, sort_key, split_list
 from .match import refresh_name_map
+from .engines import SQLiteEngine
 from .rules import Config, Rule, builtin_rules, view_names, view_statements
 
 
@@ -64,36 +65,31 @@ def select_rules(rules: list[Rule], wanted: list[str] | None, config: Config) ->
     return [r for r in rules if r.id not in config.disabled]
 
 
-def prepare(db, config: Config) -> None:
-    """Tables the rules read besides the ledger: opening hours per store, name matches."""
-    conn = db.conn
-    conn.execute("CREATE TABLE IF NOT EXISTS store_hours (store TEXT PRIMARY KEY, open_min INTEGER, close_min INTEGER)")
-    conn.execute("DELETE FROM store_hours")
+def prepare(engine, config: Config) -> None:
+    """Tables the rules read besides the ledger: opening hours per store, the shared views
+    (materialised once per audit and indexed, so that rules reading them several times do
+    not recompute them), name matches."""
     open_min = config.globals.get("open_min", 7 * 60)
     close_min = config.globals.get("close_min", 23 * 60)
-    stores = [s for (s,) in conn.execute("SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales")]
-    conn.executemany("INSERT INTO store_hours VALUES (?,?,?)",
-                     [(s, 0 if s in config.stores_24h else open_min, 1440 if s in config.stores_24h else close_min)
-                      for s in stores])
-    # The shared views are materialised once per audit (and indexed), so that rules that
-    # read them several times do not recompute them.
-    conn.execute("ANALYZE")  # statistics, so that SQLite picks the selective indexes
-    for name in view_names():
-        for (kind,) in conn.execute("SELECT type FROM sqlite_master WHERE name = ?", (name,)).fetchall():
-            conn.execute(f"DROP {kind.upper()} {name}")
-    for statement in view_statements():
-        conn.execute(statement.replace("CREATE VIEW", "CREATE TABLE", 1))
+    _, rows = engine.query("SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales")
+    engine.write_rows(
+        "store_hours", ("store", "open_min", "close_min"),
+        [(s, 0 if s in config.stores_24h else open_min, 1440 if s in config.stores_24h else close_min)
+         for (s,) in sorted(rows)],
+        "CREATE TABLE store_hours (store TEXT PRIMARY KEY, open_min INTEGER, close_min INTEGER)")
+    engine.analyze()  # statistics, so that the planner picks the selective indexes
+    for name, statement in zip(view_names(), view_statements()):
+        engine.create_table_as(name, statement.split(" AS\n", 1)[1])
     for name, cols in VIEW_INDEXES:
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {name}_{'_'.join(cols)} ON {name}({', '.join(cols)})")
-    conn.execute("ANALYZE")
-    refresh_name_map(db)
+        engine.index(name, cols)
+    engine.analyze()
+    refresh_name_map(engine)
 
 
-def run_rule(db, rule: Rule, config: Config) -> list[Finding]:
-    cur = db.conn.execute(rule.sql, rule.bind(config.overrides(rule)))
-    names = [d[0] for d in cur.description]
+def run_rule(engine, rule: Rule, config: Config) -> list[Finding]:
+    names, rows = engine.query(rule.sql, rule.bind(config.overrides(rule)))
     out = []
-    for values in cur.fetchall():
+    for values in rows:
         row = dict(zip(names, values))
         store = row.get("store") or ""
         day_first, day_last = row.get("day_first"), row.get("day_last") or row.get("day_first")
@@ -101,7 +97,7 @@ def run_rule(db, rule: Rule, config: Config) -> list[Finding]:
         lists = {k: split_list(row.get(k)) for k in ("setl_ids", "codes", "psn_nos", "items")}
         severity = row.get("severity") or rule.severity
         fid = finding_id(rule.id, store, period, *lists.values())
-        evidence, total = resolve_evidence(db, split_list(row.get("evidence")))
+        evidence, total = resolve_evidence(engine, split_list(row.get("evidence")))
         out.append(Finding(
             id=fid, rule=rule.id, category=rule.category, severity=severity, store=store, period=period,
             day_first=day_first, day_last=day_last, **lists, amount_fen=int(row.get("amount_fen") or 0),
@@ -111,16 +107,22 @@ def run_rule(db, rule: Rule, config: Config) -> list[Finding]:
 
 
 def run_audit(db, *, stores: list[str] | None = None, since: str | None = None, until: str | None = None,
-              rules: list[str] | None = None, config: Config | None = None, save_findings: bool = True) -> AuditResult:
-    """Run the rules and keep the findings that touch ``stores`` and the period [since, until]."""
+              rules: list[str] | None = None, config: Config | None = None, save_findings: bool = True,
+              engine=None) -> AuditResult:
+    """Run the rules and keep the findings that touch ``stores`` and the period [since, until].
+
+    ``db`` is the ledger (findings are saved there); ``engine`` the query engine, by default
+    SQLite on the ledger itself.
+    """
     config = config or Config()
+    engine = engine or SQLiteEngine(db)
     chosen = select_rules(builtin_rules(), rules, config)
-    prepare(db, config)
+    prepare(engine, config)
     findings: dict[str, Finding] = {}
     errors = {}
     for rule in chosen:
         try:
-            found = run_rule(db, rule, config)
+            found = run_rule(engine, rule, config)
         except Exception as exc:  # one broken rule must not hide the others' findings
             errors[rule.id] = f"{type(exc).__name__}: {exc}"
             continue
@@ -133,7 +135,7 @@ def run_audit(db, *, stores: list[str] | None = None, since: str | None = None, 
                 continue
             findings[f.id] = f
     result = AuditResult(sorted(findings.values(), key=sort_key), [r.id for r in chosen], errors)
-    if save_findings:
+    if save_findings and db is not None:
         with db.conn:
             db.conn.execute("BEGIN")
             save(db, result.findings, stores)

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from . import codes as codes_mod
+from .engines import ENGINES
 from .errors import InvReconcileError
 from .headers import KINDS
 from .ledger import open_ledger, status as ledger_status
@@ -274,8 +275,8 @@ def _print_findings_summary(result, limit: int = 20) -> None:
 @click.option("--rules", help="Comma-separated rule ids or categories to run (default: all).")
 @click.option("--config", type=click.Path(dir_okay=False), help="TOML file overriding rule parameters.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the findings as JSON here ('-' for stdout).")
-@click.option("--engine", type=click.Choice(["sqlite"]), default="sqlite", show_default=True,
-              help="Query engine (DuckDB and Spark are not implemented yet).")
+@click.option("--engine", type=click.Choice(ENGINES), default="sqlite", show_default=True,
+              help="Query engine the rules run on.")
 def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine):
     """Run the rules, store the findings and print a summary. 稽核。"""
     from .audit import run_audit

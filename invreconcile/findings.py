@@ -120,12 +120,12 @@ def load(db, *, finding_id: str | None = None, stores=None, categories=None, sev
     return out
 
 
-def resolve_evidence(db, refs: list[str]) -> tuple[list[dict], int]:
+def resolve_evidence(engine, refs: list[str]) -> tuple[list[dict], int]:
     """``table:id`` references -> rows with their source file and row (first EVIDENCE_LIMIT)."""
     parsed = []
     for ref in dict.fromkeys(refs):
         table, _, rid = ref.partition(":")
-        if rid.isdigit():
+        if rid.isdigit() and table.isidentifier():
             parsed.append((table, int(rid)))
     parsed.sort()
     total = len(parsed)
@@ -134,11 +134,9 @@ def resolve_evidence(db, refs: list[str]) -> tuple[list[dict], int]:
     for table, rid in parsed[:EVIDENCE_LIMIT]:
         by_table.setdefault(table, []).append(rid)
     for table, ids in by_table.items():
-        if not table.isidentifier():
-            continue
-        rows = dict((r[0], r[1:]) for r in db.conn.execute(
-            f"SELECT id, src_file, src_row FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids))
+        _, rows = engine.query(f"SELECT id, src_file, src_row FROM {table} WHERE id IN ({','.join(map(str, ids))})")
+        found = {r[0]: r[1:] for r in rows}
         for rid in ids:
-            if rid in rows:
-                out.append({"table": table, "id": rid, "src_file": rows[rid][0], "src_row": rows[rid][1]})
+            if rid in found:
+                out.append({"table": table, "id": rid, "src_file": found[rid][0], "src_row": found[rid][1]})
     return out, total

@@ -45,21 +45,32 @@ def name_score(a: str | None, b: str | None) -> float:
                             fuzz.partial_ratio(na, nb) if min(len(na), len(nb)) >= 4 else 0), 1))
 
 
-def refresh_name_map(db, threshold: float = MATCH_SCORE) -> int:
+PAIRS_SQL = (
+    "SELECT DISTINCT l.store, s.item_name, l.item_name FROM settlement_lines l "
+    "JOIN sales s ON s.setl_id = l.setl_id AND s.store = l.store AND s.deleted = 0 "
+    "WHERE l.deleted = 0 AND s.is_return = 0 AND COALESCE(s.item_id, '') <> COALESCE(l.item_id, '') "
+    "AND s.item_name IS NOT NULL AND l.item_name IS NOT NULL")
+
+
+def refresh_name_map(engine, threshold: float = MATCH_SCORE) -> int:
     """Score every (till name, insurance name) pair that meets in one settlement with
     different item ids; keep user overrides. Returns the number of pairs scored."""
-    conn = db.conn
-    pairs = conn.execute(
-        "SELECT DISTINCT l.store, s.item_name, l.item_name FROM settlement_lines l "
-        "JOIN sales s ON s.setl_id = l.setl_id AND s.store = l.store AND s.deleted = 0 "
-        "WHERE l.deleted = 0 AND s.is_return = 0 AND COALESCE(s.item_id, '') <> COALESCE(l.item_id, '') "
-        "AND s.item_name IS NOT NULL AND l.item_name IS NOT NULL").fetchall()
+    _, pairs = engine.query(PAIRS_SQL)
     rows = []
-    for store, till, ins in pairs:
+    for store, till, ins in sorted(pairs):
         score = name_score(till, ins)
         rows.append((store, till, ins, score, "match" if score >= threshold else "mismatch"))
-    conn.executemany(
-        "INSERT INTO name_map(store, till_name, insurance_name, score, verdict, source) VALUES (?,?,?,?,?,'rapidfuzz') "
-        "ON CONFLICT(store, till_name, insurance_name) DO UPDATE SET score = excluded.score, verdict = excluded.verdict "
-        "WHERE name_map.source <> 'user'", rows)
-    return len(rows)
+    ledger = engine.ledger
+    if ledger is not None:  # the reviewable mapping lives in the ledger; user verdicts win
+        ledger.conn.executemany(
+            "INSERT INTO name_map(store, till_name, insurance_name, score, verdict, source) VALUES (?,?,?,?,?,'rapidfuzz') "
+            "ON CONFLICT(store, till_name, insurance_name) DO UPDATE SET score = excluded.score, "
+            "verdict = excluded.verdict WHERE name_map.source <> 'user'", rows)
+    if engine.name != "sqlite":  # another engine reads its own copy, user overrides included
+        if ledger is not None:
+            rows = ledger.conn.execute("SELECT store, till_name, insurance_name, score, verdict FROM name_map "
+                                       "ORDER BY 1, 2, 3").fetchall()
+        engine.write_rows("name_map", ("store", "till_name", "insurance_name", "score", "verdict"), rows,
+                          "CREATE TABLE name_map (store VARCHAR, till_name VARCHAR, insurance_name VARCHAR, "
+                          "score DOUBLE, verdict VARCHAR)")
+    return len(pairs)

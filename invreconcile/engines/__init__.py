@@ -1,0 +1,92 @@
+"""Query engines the audit runs on. The rule texts are written once, in the SQL that
+SQLite, DuckDB and Spark share; an engine runs them on its own tables.
+
+An engine offers what :mod:`invreconcile.audit` needs and nothing more:
+
+* ``query(sql, params) -> (columns, rows)`` for a SELECT with ``:name`` parameters,
+* ``create_table_as(name, select_sql)``, ``drop(name)``, ``index(name, columns)``,
+* ``write_rows(table, columns, rows, ddl)`` to (re)create a small table from Python rows,
+* ``analyze()`` after bulk changes (a no-op where it means nothing),
+* ``ledger``: the sqlite_utils Database where findings are stored, or None.
+
+Only :class:`SQLiteEngine` exists so far; DuckDB and Spark are a later issue.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+from ..errors import ConfigError
+
+ENGINES = ("sqlite",)
+
+_PARAM = re.compile(r"'(?:[^']|'')*'|--[^\n]*|(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def inline_params(sql: str, params: dict) -> str:
+    """Replace ``:name`` parameters by SQL literals (outside strings and comments), for
+    engines whose drivers bind parameters differently.
+
+    >>> inline_params("SELECT ':x', a FROM t WHERE b > :min_n AND c = :s -- :x", {"min_n": 2, "s": "it's"})
+    "SELECT ':x', a FROM t WHERE b > 2 AND c = 'it''s' -- :x"
+    """
+    def literal(value) -> str:
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, (int, float)):
+            return repr(value)
+        if value is None:
+            return "NULL"
+        return "'" + str(value).replace("'", "''") + "'"
+
+    def sub(m: re.Match) -> str:
+        name = m.group(1)
+        if name is None:
+            return m.group(0)
+        if name not in params:
+            raise ConfigError(f"SQL parameter :{name} has no value.")
+        return literal(params[name])
+    return _PARAM.sub(sub, sql)
+
+
+class SQLiteEngine:
+    """The embedded default: rules run on the SQLite ledger itself."""
+
+    name = "sqlite"
+
+    def __init__(self, db):
+        self.ledger = db
+        self.conn = db.conn
+
+    def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
+        cur = self.conn.execute(sql, params or {})
+        return [d[0] for d in cur.description], cur.fetchall()
+
+    def drop(self, name: str) -> None:
+        for (kind,) in self.conn.execute("SELECT type FROM sqlite_master WHERE name = ?", (name,)).fetchall():
+            self.conn.execute(f"DROP {kind.upper()} {name}")
+
+    def create_table_as(self, name: str, select_sql: str) -> None:
+        self.drop(name)
+        self.conn.execute(f"CREATE TABLE {name} AS {select_sql}")
+
+    def index(self, name: str, columns: Sequence[str]) -> None:
+        self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name}_{'_'.join(columns)} ON {name}({', '.join(columns)})")
+
+    def write_rows(self, table: str, columns: Sequence[str], rows: Iterable[tuple], ddl: str) -> None:
+        self.drop(table)
+        self.conn.execute(ddl)
+        self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                              list(rows))
+
+    def analyze(self) -> None:
+        self.conn.execute("ANALYZE")
+
+
+def get_engine(name: str, db=None, **options):
+    """The engine called ``name`` over the ledger ``db`` (or the data ``options`` name)."""
+    if name == "sqlite":
+        if db is None:
+            raise ConfigError("the sqlite engine needs a ledger (--db).")
+        return SQLiteEngine(db)
+    raise ConfigError(f"unknown engine '{name}'. Known: {', '.join(ENGINES)}.")
