@@ -1,0 +1,279 @@
+"""The report model: everything a report shows, built once from the ledger and its
+findings, then written as XLSX, HTML, JSON or CSV by the writers.
+
+Money is integer fen inside the model (``*_fen``); writers format yuan. Personal data is
+already masked / pseudonymised here (see :mod:`invreconcile.reports.privacy`), so that
+no writer can leak it. Everything is sorted, so the same ledger gives the same report.
+
+>>> from invreconcile.ledger import open_ledger
+>>> r = build_report(open_ledger(":memory:"))
+>>> r.findings, r.summary["findings"], r.privacy_mode
+([], 0, 'masked')
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ..findings import load as load_findings
+from ..ledger import status as ledger_status
+from ..records import reason_text
+from .privacy import Privacy, ledger_persons
+from .ranking import money_at_risk, rank_stores
+
+SEVERITIES = ("high", "medium", "low")
+#: largest stock differences kept for the chart
+STOCK_GAPS_LIMIT = 50
+#: evidence columns taken from the row of the table an evidence reference points at
+EVIDENCE_COLUMNS = ("store", "ts", "item_id", "item_name", "qty", "amount_fen", "insurance_fen", "setl_id",
+                    "psn_no", "psn_name", "certno", "codes", "code")
+
+
+@dataclass
+class Report:
+    generated_for: list          # store codes covered
+    period: dict                 # {"first": day, "last": day} (None when unknown)
+    lang: str
+    privacy_mode: str            # masked / revealed / pseudonymised
+    privacy_note: str            # sentence for the first page
+    loaded: list = field(default_factory=list)        # ledger.status per_store_month rows
+    totals: dict = field(default_factory=dict)        # ledger.status totals
+    summary: dict = field(default_factory=dict)
+    findings: list = field(default_factory=list)
+    evidence: list = field(default_factory=list)
+    data_quality: list = field(default_factory=list)
+    rejects: list = field(default_factory=list)
+    ranking: list = field(default_factory=list)
+    charts: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def t(self, zh: str, en: str) -> str:
+        return en if self.lang == "en" else zh
+
+
+def _in_period(f, since, until) -> bool:
+    if since and f.day_last and f.day_last < since:
+        return False
+    if until and f.day_first and f.day_first > until:
+        return False
+    return True
+
+
+def _ph(values) -> str:
+    return ",".join("?" * len(values))
+
+
+def _where(stores, since, until, day_col="day", store_col="store") -> tuple[str, list]:
+    sql, args = "", []
+    if stores:
+        sql += f" AND {store_col} IN ({_ph(stores)})"
+        args += list(stores)
+    if since:
+        sql += f" AND {day_col} >= ?"
+        args.append(since)
+    if until:
+        sql += f" AND {day_col} <= ?"
+        args.append(until)
+    return sql, args
+
+
+def _table_exists(conn, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')", (name,)).fetchone() is not None
+
+
+def mask_finding(d: dict, privacy: Privacy, persons: dict) -> dict:
+    """A finding dict with its persons and the person values in its texts replaced."""
+    d = dict(d)
+    local = dict(persons)
+    for p in d.get("psn_nos") or []:
+        local.setdefault(p, "psn")
+    d["psn_nos"] = [privacy.psn(p) for p in d.get("psn_nos") or []]
+    for k in ("message", "message_zh", "message_en"):
+        d[k] = privacy.scrub(d.get(k), local)
+    return d
+
+
+def build_report(db, *, stores=None, since: str | None = None, until: str | None = None, lang: str = "zh",
+                 privacy: Privacy = Privacy()) -> Report:
+    """Build the report of ``stores`` (all when None) over [since, until] (days, inclusive)."""
+    conn = db.conn
+    stores = sorted(stores) if stores else None
+    persons = ledger_persons(db) if privacy.mode != "revealed" else {}
+    found = [f for f in load_findings(db, stores=stores) if _in_period(f, since, until)]
+
+    # stores and period covered
+    covered = set(stores or [])
+    if not stores:
+        for table in ("settlements", "sales", "purchases", "stock_counts"):
+            covered |= {s for (s,) in conn.execute(f"SELECT DISTINCT store FROM {table}") if s}
+        covered |= {f.store for f in found if f.store}
+    first = last = None
+    for table in ("settlements", "sales", "purchases", "stock_counts", "stock_changes"):
+        w, a = _where(stores, since, until)
+        lo, hi = conn.execute(f"SELECT MIN(day), MAX(day) FROM {table} WHERE deleted = 0{w}", a).fetchone()
+        if lo and (first is None or lo < first):
+            first = lo
+        if hi and (last is None or hi > last):
+            last = hi
+    period = {"first": since or first, "last": until or last}
+
+    st = ledger_status(db)
+    months = (since[:7] if since else None, until[:7] if until else None)
+    loaded = [r for r in st["per_store_month"]
+              if (not stores or r["store"] in stores)
+              and (months[0] is None or r["month"] == "?" or r["month"] >= months[0])
+              and (months[1] is None or r["month"] == "?" or r["month"] <= months[1])]
+
+    findings = []
+    for f in found:
+        d = f.as_dict(lang)
+        d["amount_fen"] = f.amount_fen
+        d["title"] = f.title_en if lang == "en" else f.title_zh
+        findings.append(mask_finding(d, privacy, persons))
+    accusations = [f for f in found if not f.rule.startswith("dq_")]
+
+    # summary
+    by_cat: dict[str, dict[str, int]] = {}
+    for f in found:
+        by_cat.setdefault(f.category, {k: 0 for k in SEVERITIES})[f.severity] += 1
+    money_store = money_at_risk(db, accusations)
+    money_cat: dict[str, int] = {}
+    money_store_cat = []
+    for cat in sorted({f.category for f in accusations}):
+        fs = [f for f in accusations if f.category == cat]
+        per_store = money_at_risk(db, fs)
+        money_cat[cat] = sum(per_store.values())
+        for store, fen in sorted(per_store.items()):
+            money_store_cat.append({"store": store, "category": cat, "amount_fen": fen,
+                                    "findings": sum(1 for f in fs if f.store == store)})
+    w, a = _where(stores, since, until)
+    n_setl, ins = conn.execute("SELECT COUNT(*), COALESCE(SUM(insurance_fen), 0) FROM settlements "
+                               f"WHERE deleted = 0 AND is_reversal = 0{w}", a).fetchone()
+    summary = {
+        "findings": len(found),
+        "accusations": len(accusations),
+        "data_quality_findings": len(found) - len(accusations),
+        "by_category_severity": {c: by_cat[c] for c in sorted(by_cat)},
+        "by_severity": {k: sum(1 for f in found if f.severity == k) for k in SEVERITIES},
+        "by_rule": {r: sum(1 for f in found if f.rule == r) for r in sorted({f.rule for f in found})},
+        "money_at_risk_fen": sum(money_store.values()),
+        "money_by_store_fen": {s: money_store[s] for s in sorted(money_store)},
+        "money_by_category_fen": money_cat,
+        "findings_amount_sum_fen": sum(f.amount_fen for f in accusations),
+        "settlements": n_setl,
+        "insurance_fen": int(ins),
+        "stores": len(covered),
+    }
+
+    evidence = _evidence(db, found, privacy, persons)
+    data_quality = [d for d in findings if d["rule"].startswith("dq_")]
+    rejects = _rejects(db, stores, lang, privacy, persons)
+    ranking = rank_stores(db, found, stores=stores, since=since, until=until, lang=lang)
+    charts = {
+        "hourly": _hourly(db, stores, since, until),
+        "money_by_store_category": money_store_cat,
+        "stock_gaps": _stock_gaps(db, stores, since, until),
+        "code_timelines": _code_timelines(db, found, privacy),
+    }
+    return Report(generated_for=sorted(covered), period=period, lang=lang, privacy_mode=privacy.mode,
+                  privacy_note=privacy.note(lang), loaded=loaded, totals=st["totals"], summary=summary,
+                  findings=findings, evidence=evidence, data_quality=data_quality, rejects=rejects,
+                  ranking=ranking, charts=charts)
+
+
+def _evidence(db, found, privacy: Privacy, persons: dict) -> list[dict]:
+    conn = db.conn
+    wanted: dict[str, set] = {}
+    for f in found:
+        for ev in f.evidence:
+            wanted.setdefault(ev["table"], set()).add(ev["id"])
+    rows: dict[tuple[str, int], dict] = {}
+    for table, ids in wanted.items():
+        if not table.isidentifier() or not _table_exists(conn, table):
+            continue
+        cols = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        ids = sorted(ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            cur = conn.execute(f"SELECT * FROM {table} WHERE id IN ({_ph(chunk)})", chunk)
+            names = [d[0] for d in cur.description]
+            for values in cur.fetchall():
+                r = dict(zip(names, values))
+                out = {c: r.get(c) for c in EVIDENCE_COLUMNS if c in cols}
+                if table == "settlements":
+                    out["amount_fen"] = r.get("medfee_fen")
+                if "code" in out and "codes" not in out:
+                    out["codes"] = out.pop("code")
+                out.pop("code", None)
+                rows[(table, r["id"])] = out
+    evidence = []
+    for f in found:
+        for ev in f.evidence:
+            r = rows.get((ev["table"], ev["id"]), {})
+            e = {"finding_id": f.id, "rule": f.rule, "table": ev["table"], "id": ev["id"],
+                 "src_file": ev.get("src_file"), "src_row": ev.get("src_row")}
+            for c in ("store", "ts", "item_id", "item_name", "qty", "amount_fen", "insurance_fen", "setl_id",
+                      "psn_no", "psn_name", "certno", "codes"):
+                e[c] = r.get(c)
+            e["psn_no"] = privacy.psn(e["psn_no"])
+            e["psn_name"] = privacy.name(e["psn_name"])
+            e["certno"] = privacy.id(e["certno"])
+            evidence.append(e)
+    return evidence
+
+
+def _rejects(db, stores, lang: str, privacy: Privacy, persons: dict) -> list[dict]:
+    sql = ("SELECT src_file, src_row, kind, store, column_name, reason, found, expected FROM rejects "
+           "WHERE 1=1")
+    args: list = []
+    if stores:
+        sql += f" AND (store IS NULL OR store = '' OR store IN ({_ph(stores)}))"
+        args += list(stores)
+    out = []
+    for src_file, src_row, kind, store, column, reason, found, expected in db.conn.execute(
+            sql + " ORDER BY src_file, src_row, id", args):
+        found_shown = privacy.scrub(found, persons)
+        if column in ("psn_no", "certno", "psn_name") and privacy.mode != "revealed" and found:
+            found_shown = privacy.apply({"psn_no": "psn", "certno": "id", "psn_name": "name"}[column], found)
+        out.append({"file": src_file, "row": src_row, "kind": kind, "store": store, "column": column,
+                    "reason": reason, "reason_text": reason_text(reason, column, found_shown, expected, lang),
+                    "found": found_shown, "expected": expected})
+    return out
+
+
+def _hourly(db, stores, since, until) -> list[dict]:
+    w, a = _where(stores, since, until)
+    return [{"store": s, "dow": d, "hour": h, "settlements": n, "insurance_fen": int(m)}
+            for s, d, h, n, m in db.conn.execute(
+                "SELECT store, dow, hour, COUNT(*), COALESCE(SUM(insurance_fen), 0) FROM settlements "
+                f"WHERE deleted = 0 AND is_reversal = 0 AND hour IS NOT NULL{w} "
+                "GROUP BY store, dow, hour ORDER BY store, dow, hour", a)]
+
+
+def _stock_gaps(db, stores, since, until) -> list[dict]:
+    conn = db.conn
+    if not _table_exists(conn, "v_count_book"):
+        return []   # the audit materialises v_count_book; without an audit there is nothing to show
+    w, a = _where(stores, since, until, day_col="c.day", store_col="c.store")
+    rows = conn.execute(
+        "SELECT c.store, c.item_id, COALESCE(i.item_name, g.item_name), c.day, c.book, c.counted, c.counted - c.book "
+        "FROM v_count_book c LEFT JOIN items i ON i.store = c.store AND i.item_id = c.item_id "
+        "LEFT JOIN items g ON g.store = '' AND g.item_id = c.item_id "
+        f"WHERE c.book IS NOT NULL AND c.counted IS NOT NULL AND c.counted <> c.book{w} "
+        "ORDER BY ABS(c.counted - c.book) DESC, c.store, c.item_id, c.day LIMIT ?", [*a, STOCK_GAPS_LIMIT]).fetchall()
+    return [{"store": s, "item_id": i, "item_name": n, "day": d, "book": b, "counted": c, "diff": diff}
+            for s, i, n, d, b, c, diff in rows]
+
+
+def _code_timelines(db, found, privacy: Privacy) -> list[dict]:
+    codes = sorted({c for f in found if f.rule == "code_resold" for c in f.codes})
+    out = []
+    for code in codes:
+        events = [{"ts": ts, "store": store, "event": event, "setl_id": setl_id, "psn_no": privacy.psn(psn),
+                   "item_id": item, "qty": qty}
+                  for ts, store, event, setl_id, psn, item, qty in db.conn.execute(
+                      "SELECT ts, store, event, setl_id, psn_no, item_id, qty FROM code_events WHERE code = ? "
+                      "ORDER BY epoch IS NULL, epoch, id", (code,))]
+        out.append({"code": code, "events": events})
+    return out
