@@ -49,12 +49,15 @@ PAIRS_SQL = (
     "SELECT DISTINCT l.store, s.item_name, l.item_name FROM settlement_lines l "
     "JOIN sales s ON s.setl_id = l.setl_id AND s.store = l.store AND s.deleted = 0 "
     "WHERE l.deleted = 0 AND s.is_return = 0 AND COALESCE(s.item_id, '') <> COALESCE(l.item_id, '') "
-    "AND s.item_name IS NOT NULL AND l.item_name IS NOT NULL")
+    "AND s.item_name IS NOT NULL AND l.item_name IS NOT NULL "
+    # only lines the till did not sell under the same item id need their name compared
+    "AND NOT EXISTS (SELECT 1 FROM sales x WHERE x.setl_id = l.setl_id AND x.store = l.store "
+    "AND x.item_id = l.item_id AND x.deleted = 0 AND x.is_return = 0)")
 
 
 def refresh_name_map(engine, threshold: float = MATCH_SCORE) -> int:
-    """Score every (till name, insurance name) pair that meets in one settlement with
-    different item ids; keep user overrides. Returns the number of pairs scored."""
+    """Score the (till name, insurance name) pairs of settlement lines that the till did
+    not sell under the same item id; keep user overrides. Returns the number of pairs scored."""
     _, pairs = engine.query(PAIRS_SQL)
     rows = []
     for store, till, ins in sorted(pairs):
@@ -74,3 +77,34 @@ def refresh_name_map(engine, threshold: float = MATCH_SCORE) -> int:
                           "CREATE TABLE name_map (store VARCHAR, till_name VARCHAR, insurance_name VARCHAR, "
                           "score DOUBLE, verdict VARCHAR)")
     return len(pairs)
+
+
+VERDICTS = ("match", "mismatch")
+
+
+def list_names(db, *, store: str | None = None, verdict: str | None = None) -> list[dict]:
+    """The name pairs scored so far (after an audit), for review."""
+    sql = "SELECT store, till_name, insurance_name, score, verdict, source FROM name_map WHERE 1=1"
+    args: list = []
+    if store:
+        sql += " AND store = ?"
+        args.append(store)
+    if verdict:
+        sql += " AND verdict = ?"
+        args.append(verdict)
+    cur = db.conn.execute(sql + " ORDER BY store, score, till_name, insurance_name", args)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def set_verdict(db, store: str, till_name: str, insurance_name: str, verdict: str) -> None:
+    """A user's verdict on a name pair; later audits keep it (source = 'user')."""
+    from .errors import ConfigError
+
+    if verdict not in VERDICTS:
+        raise ConfigError(f"verdict must be one of {', '.join(VERDICTS)}, not '{verdict}'.")
+    score = name_score(till_name, insurance_name)
+    db.conn.execute(
+        "INSERT INTO name_map(store, till_name, insurance_name, score, verdict, source) VALUES (?,?,?,?,?,'user') "
+        "ON CONFLICT(store, till_name, insurance_name) DO UPDATE SET verdict = excluded.verdict, source = 'user'",
+        (store, till_name, insurance_name, score, verdict))
