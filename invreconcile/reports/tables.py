@@ -1,0 +1,69 @@
+"""JSON and CSV writers of a :class:`~invreconcile.reports.model.Report`.
+
+JSON: the whole report (money in fen as integers, as in the model), UTF-8.
+CSV: the findings table (and, when ``-o`` is a directory, evidence, data quality and
+ranking too), UTF-8 with BOM so that Excel opens Chinese right. A text that begins with
+``=``, ``+``, ``-``, ``@``, tab or CR gets a leading single quote, because a CSV file has
+no cell types and Excel would run it as a formula.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from .xlsx import (DANGEROUS_START, EVIDENCE_COLUMNS, FINDING_COLUMNS, QUALITY_COLUMNS, RANKING_COLUMNS, Col,
+                   quality_rows, ranking_rows)
+
+
+def write_json(report, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=1, sort_keys=False) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def csv_cell(value, kind: str = "text") -> str:
+    """A value as CSV text; formula-like text is quoted with a leading '.
+
+    >>> csv_cell('=1+1'), csv_cell(12345, 'money'), csv_cell(['a', 'b'], 'list'), csv_cell(-2, 'int')
+    ("'=1+1", '123.45', 'a, b', '-2')
+    """
+    if value is None:
+        return ""
+    if kind == "money":
+        return f"{int(value) / 100:.2f}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    text = str(value)
+    return "'" + text if text.startswith(DANGEROUS_START) else text
+
+
+def write_csv_table(path, columns: list[Col], rows: list[dict], lang: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([c.head(lang) for c in columns])
+        for row in rows:
+            w.writerow([csv_cell(row.get(c.key), c.kind) for c in columns])
+    return path
+
+
+def write_csv(report, path) -> list[Path]:
+    """Findings as CSV at ``path`` (a .csv file), or, when ``path`` is a directory (exists
+    or has no suffix), findings.csv, evidence.csv, data_quality.csv and ranking.csv in it."""
+    path = Path(path)
+    lang = report.lang
+    if path.suffix.lower() != ".csv" or path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        return [
+            write_csv_table(path / "findings.csv", FINDING_COLUMNS, report.findings, lang),
+            write_csv_table(path / "evidence.csv", EVIDENCE_COLUMNS, report.evidence, lang),
+            write_csv_table(path / "data_quality.csv", QUALITY_COLUMNS, quality_rows(report), lang),
+            write_csv_table(path / "ranking.csv", RANKING_COLUMNS, ranking_rows(report), lang),
+        ]
+    return [write_csv_table(path, FINDING_COLUMNS, report.findings, lang)]
