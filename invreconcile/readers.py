@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -165,10 +166,15 @@ def _xlsx_records(src: Source) -> Iterator[RawRecord]:
 _LIST_KEYS = ("drugdetail", "feedetail", "drugdetails", "detail", "details")
 
 
+@functools.lru_cache(maxsize=4096)
+def _canon_key(key: str) -> str:
+    return _LOOKUP.get(norm_header(key), key)
+
+
 def _canon_keys(d: dict) -> dict:
     out = {}
     for k, v in d.items():
-        canon = _LOOKUP.get(norm_header(k), k)
+        canon = _canon_key(k)
         if canon == "drug_trac_codg" and isinstance(v, list):
             v = ",".join(str(x.get("drug_trac_codg", "")) if isinstance(x, dict) else str(x) for x in v)
             if canon in out and out[canon]:

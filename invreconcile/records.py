@@ -59,7 +59,10 @@ class Rejected(Exception):
 def clean(v) -> str:
     if v is None:
         return ""
-    s = unicodedata.normalize("NFKC", str(v)).strip()
+    s = str(v)
+    if not s.isascii():
+        s = unicodedata.normalize("NFKC", s)
+    s = s.strip()
     return "" if s.lower() in ("nan", "none", "null") else s
 
 
