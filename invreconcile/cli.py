@@ -62,17 +62,23 @@ def main(ctx, lang):
 
 # --------------------------------------------------------------------------- import / status
 
-def _progress_bar(label: str, total_bytes: int):
-    if not sys.stderr.isatty():
-        return None, None
-    bar = click.progressbar(length=None, label=label, file=sys.stderr, show_pos=True)
-    bar.__enter__()
-    last = [0]
+class _Progress:
+    """A running count of records on a terminal's stderr; silent when it is not a terminal."""
 
-    def step(rows: int):
-        bar.update(rows - last[0])
-        last[0] = rows
-    return bar, step
+    def __init__(self, label: str):
+        self.label = label
+        self.active = sys.stderr.isatty()
+        self.shown = False
+
+    def step(self, rows: int) -> None:
+        if self.active:
+            sys.stderr.write(f"\r{self.label}  {rows:,} " + T("行", "records"))
+            sys.stderr.flush()
+            self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
 
 
 def _print_import(results) -> int:
@@ -114,12 +120,11 @@ def import_cmd(paths, kind, store, db_path):
                                      f"{' '.join(paths)}: no files to import (.csv .xlsx .json .jsonl)"))
     results = []
     for path in files:
-        bar, step = _progress_bar(str(path), 0)
+        progress = _Progress(str(path))
         try:
-            results.append(import_file(db, path, kind=kind, store=store, progress=step))
+            results.append(import_file(db, path, kind=kind, store=store, progress=progress.step))
         finally:
-            if bar is not None:
-                bar.__exit__(None, None, None)
+            progress.close()
     with db.conn:
         db.conn.execute("BEGIN")
         refresh_derived(db)

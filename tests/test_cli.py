@@ -89,3 +89,16 @@ def test_rules_lists_every_rule_with_parameters(run):
         for p in rule.params:
             assert f"[rules.{rule.id}] {p.name} = " in res.output
             assert p.doc, f"{rule.id}.{p.name} is undocumented"
+
+
+def test_import_progress_on_a_terminal_only(tmp_path):
+    import pexpect
+    rows = "".join(f"P1,A{i},24,2026-09-01 10:00:00\n" for i in range(5000))
+    (tmp_path / "sales.csv").write_text("门店编码,商品编码,数量,销售时间\n" + rows, encoding="utf-8")
+    child = pexpect.spawn("invreconcile", ["--lang", "en", "import", "--db", str(tmp_path / "t.db"),
+                                           str(tmp_path / "sales.csv")], encoding="utf-8", timeout=60)
+    child.expect(pexpect.EOF)
+    assert "2,000 records" in child.before  # the running count, on the terminal
+    res = CliRunner().invoke(main, ["--lang", "en", "import", "--db", str(tmp_path / "u.db"), str(tmp_path / "sales.csv")])
+    assert "records" not in res.output  # not a terminal: the summary only
+    assert "read 5000 = accepted 5000" in res.output
