@@ -427,6 +427,43 @@ def evaluate(ground_truth, db_path, findings_path):
     click.echo(format_report(run_evaluation(truth, found), lang=_lang()))
 
 
+@main.group(invoke_without_command=True)
+@db_option
+@click.option("--store", help="Only this store.")
+@click.option("--mismatch", is_flag=True, help="Only pairs judged different products.")
+@click.pass_context
+def names(ctx, db_path, store, mismatch):
+    """Review the name matching (insurance name vs till name). 品名匹配复核。
+
+    The audit scores, with rapidfuzz, the names of settlement lines that the till did not
+    sell under the same item id; `names set` records a reviewer's verdict, which later
+    audits keep.
+    """
+    if ctx.invoked_subcommand:
+        return
+    from .match import list_names
+
+    rows = list_names(open_ledger(db_path, create=False), store=store, verdict="mismatch" if mismatch else None)
+    if not rows:
+        click.echo(T("没有待复核的品名对（先运行 invreconcile audit）", "No name pairs to review (run invreconcile audit first)"))
+    for r in rows:
+        click.echo(f"{r['store']}\t{r['score']:>5.1f}\t{r['verdict']}\t{r['source']}\t{r['till_name']}\t{r['insurance_name']}")
+
+
+@names.command("set")
+@click.option("--store", required=True)
+@click.option("--till", "till_name", required=True, help="Name as sold at the till.")
+@click.option("--insurance", "insurance_name", required=True, help="Name as billed to insurance.")
+@click.option("--verdict", type=click.Choice(["match", "mismatch"]), required=True)
+@db_option
+def names_set(store, till_name, insurance_name, verdict, db_path):
+    """Record a reviewer's verdict on one name pair."""
+    from .match import set_verdict
+
+    set_verdict(open_ledger(db_path, create=False), store, till_name, insurance_name, verdict)
+    click.echo(T("已记录，下次稽核生效", "Recorded; the next audit uses it"))
+
+
 # --------------------------------------------------------------------------- images and labels
 
 @main.command()

@@ -102,3 +102,26 @@ def test_import_progress_on_a_terminal_only(tmp_path):
     res = CliRunner().invoke(main, ["--lang", "en", "import", "--db", str(tmp_path / "u.db"), str(tmp_path / "sales.csv")])
     assert "records" not in res.output  # not a terminal: the summary only
     assert "read 5000 = accepted 5000" in res.output
+
+
+def test_names_review_and_override(run):
+    msgs = [
+        {"infno": "2102", "fixmedins_code": "P1", "input": {
+            "setlinfo": {"setl_id": "S1", "psn_no": "PSN1", "setl_time": "2026-09-01 10:00:00",
+                         "medfee_sumamt": 30, "fund_pay_sumamt": 30, "psn_part_amt": 0},
+            "drugdetail": [{"medins_list_codg": "A1", "medins_list_name": "阿莫西林胶囊", "cnt": 24,
+                            "det_item_fee_sumamt": 30}]}},
+        {"infno": "3505", "fixmedins_code": "P1", "input": {"selinfo": {
+            "fixmedins_hilist_id": "B7", "fixmedins_hilist_name": "海飞丝洗发水", "sel_retn_cnt": 1,
+            "sel_retn_time": "2026-09-01 10:00:00", "setl_id": "S1", "psn_no": "PSN1"}}},
+    ]
+    Path("log.jsonl").write_text("\n".join(json.dumps(m, ensure_ascii=False) for m in msgs), encoding="utf-8")
+    run("import", "log.jsonl")
+    first = run("--lang", "en", "audit", "--rules", "name_mismatch")
+    assert "1 findings" in first.output
+    listed = run("names", "--mismatch")
+    assert "海飞丝洗发水" in listed.output and "阿莫西林胶囊" in listed.output and "rapidfuzz" in listed.output
+    run("names", "set", "--store", "P1", "--till", "海飞丝洗发水", "--insurance", "阿莫西林胶囊", "--verdict", "match")
+    again = run("--lang", "en", "audit", "--rules", "name_mismatch")
+    assert "0 findings" in again.output
+    assert "user" in run("names").output
