@@ -389,6 +389,172 @@ def trace(code, db_path):
                    f"({e['src_file']}:{e['src_row']})")
 
 
+# --------------------------------------------------------------------------- reports
+
+def _privacy(reveal: bool, pseudonymise: str | None):
+    from .reports.privacy import Privacy
+
+    if reveal and pseudonymise:
+        raise click.UsageError(T("--reveal 与 --pseudonymise 只能选一个", "use either --reveal or --pseudonymise, not both"))
+    return Privacy(reveal=reveal, pseudonymise_key=pseudonymise or None)
+
+
+def _check_days(since, until) -> None:
+    for label, value in (("--since", since), ("--until", until)):
+        if value and not _is_day(value):
+            raise click.BadParameter(T(f"应为 YYYY-MM-DD，实际为 {value}", f"expected YYYY-MM-DD, found {value}"), param_hint=label)
+
+
+def _html_writer(name: str):
+    try:
+        from .reports import html as html_mod
+    except ImportError:
+        html_mod = None
+    fn = getattr(html_mod, name, None)
+    if fn is None:
+        raise click.ClickException(T("此版本没有 HTML 报告（invreconcile.reports.html）；请用 --format xlsx、json 或 csv",
+                                     "HTML reports are not available in this version (invreconcile.reports.html); "
+                                     "use --format xlsx, json or csv"))
+    return fn
+
+
+privacy_options = [
+    click.option("--reveal", is_flag=True, help="Show personal data unmasked (authorised users only; the report says so)."),
+    click.option("--pseudonymise", metavar="KEY", help="Replace persons by a keyed hash (HMAC-SHA256) for sharing."),
+]
+period_options = [
+    click.option("--since", help="First day, YYYY-MM-DD."),
+    click.option("--until", help="Last day, YYYY-MM-DD."),
+]
+
+
+def _apply(options):
+    def deco(f):
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+    return deco
+
+
+@main.command("report")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "html", "json", "csv"]), default="xlsx", show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output file (csv: a file or a folder).")
+@click.option("--store", "stores", multiple=True, help="Only this store (repeatable).")
+@_apply(period_options)
+@_apply(privacy_options)
+@db_option
+def report_cmd(fmt, output, stores, since, until, reveal, pseudonymise, db_path):
+    """Write the audit report: workbook, HTML, JSON or CSV. 生成稽核报告。"""
+    from .reports.model import build_report
+
+    _check_days(since, until)
+    privacy = _privacy(reveal, pseudonymise)
+    writer = _html_writer("write_html") if fmt == "html" else None
+    report = build_report(open_ledger(db_path, create=False), stores=list(stores) or None, since=since, until=until,
+                          lang=_lang(), privacy=privacy)
+    if fmt == "xlsx":
+        from .reports.xlsx import write_xlsx
+        paths = [write_xlsx(report, output)]
+    elif fmt == "json":
+        from .reports.tables import write_json
+        paths = [write_json(report, output)]
+    elif fmt == "csv":
+        from .reports.tables import write_csv
+        paths = write_csv(report, output)
+    else:
+        paths = [writer(report, output)]
+    for p in paths:
+        click.echo(str(p or output))
+    click.echo(T(f"疑点 {report.summary['findings']} 条，涉及医保基金 {report.summary['money_at_risk_fen'] / 100:,.2f} 元；{report.privacy_note}",
+                 f"{report.summary['findings']} findings, money at risk {report.summary['money_at_risk_fen'] / 100:,.2f} yuan; {report.privacy_note}"))
+
+
+@main.command("selfcheck")
+@click.option("--store", required=True, help="Store code (fixmedins_code).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file: .xlsx or .html.")
+@_apply(period_options)
+@_apply(privacy_options)
+@db_option
+def selfcheck_cmd(store, output, since, until, reveal, pseudonymise, db_path):
+    """Self-inspection statement of one pharmacy: refunds, stock corrections, process gaps. 自查自纠清单。"""
+    from .reports.selfcheck import build_selfcheck, write_selfcheck_xlsx
+
+    _check_days(since, until)
+    privacy = _privacy(reveal, pseudonymise)
+    suffix = Path(output).suffix.lower()
+    if suffix not in (".xlsx", ".html", ".htm"):
+        raise click.BadParameter(T(f"应为 .xlsx 或 .html 文件，实际为 {output}", f"expected a .xlsx or .html file, found {output}"),
+                                 param_hint="-o")
+    writer = _html_writer("write_selfcheck_html") if suffix != ".xlsx" else write_selfcheck_xlsx
+    sc = build_selfcheck(open_ledger(db_path, create=False), store, since=since, until=until, lang=_lang(),
+                         privacy=privacy)
+    writer(sc, output)
+    t = sc.totals
+    click.echo(output)
+    click.echo(T(f"{store}：应退回 {t['settlements_to_refund']} 笔结算共 {t['refund_fen'] / 100:,.2f} 元；"
+                 f"需更正库存商品 {t['stock_items']} 个；流程问题 {t['process_gaps']} 条；拒收行 {t['rejects']} 行",
+                 f"{store}: refund {t['settlements_to_refund']} settlements, {t['refund_fen'] / 100:,.2f} yuan; "
+                 f"{t['stock_items']} items to correct; {t['process_gaps']} process gaps; {t['rejects']} rejected rows"))
+
+
+def _ranking(db_path, stores, since, until):
+    from .findings import load
+    from .reports.ranking import rank_stores
+
+    _check_days(since, until)
+    db = open_ledger(db_path, create=False)
+    found = [f for f in load(db, stores=list(stores) or None)
+             if not (since and f.day_last and f.day_last < since) and not (until and f.day_first and f.day_first > until)]
+    return db, rank_stores(db, found, stores=list(stores) or None, since=since, until=until, lang=_lang())
+
+
+@main.command("rank")
+@click.option("--store", "stores", multiple=True, help="Only these stores (repeatable).")
+@_apply(period_options)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_option
+def rank_cmd(stores, since, until, as_json, db_path):
+    """Rank stores by risk, with the reasons for each score. 门店风险排名。"""
+    _, ranking = _ranking(db_path, stores, since, until)
+    if as_json:
+        click.echo(json.dumps(ranking, ensure_ascii=False, indent=1))
+        return
+    for r in ranking:
+        click.echo(f"{r['rank']:>3}. {r['store']}  " + T(f"风险分 {r['score']}", f"score {r['score']}"))
+        for reason in r["reasons"]:
+            click.echo(f"     {reason}")
+
+
+@main.command("sample")
+@click.option("--stores", "n", type=int, required=True, help="Number of stores to pick.")
+@click.option("--seed", required=True, help="The published seed (digits: an integer; otherwise text).")
+@click.option("--weighted", is_flag=True, help="Weight by risk score (1 + score) instead of uniform.")
+@click.option("--settlements", "k", type=int, default=0, show_default=True, help="Also pick K settlements in each store.")
+@click.option("--store", "population", multiple=True, help="Population: only these stores (default: every store).")
+@_apply(period_options)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the draw record as JSON here.")
+@db_option
+def sample_cmd(n, seed, weighted, k, population, since, until, output, db_path):
+    """Random selection of stores to inspect (双随机), reproducible from a published seed. 双随机抽取。"""
+    from .reports.ranking import sample_stores
+
+    if n < 1:
+        raise click.BadParameter(T(f"应至少为 1，实际为 {n}", f"expected at least 1, found {n}"), param_hint="--stores")
+    db, ranking = _ranking(db_path, population, since, until)
+    record = sample_stores(ranking, n, seed, weighted=weighted, settlements_per_store=k, db=db, since=since, until=until)
+    payload = json.dumps(record, ensure_ascii=False, indent=1)
+    if output:
+        Path(output).write_text(payload + "\n", encoding="utf-8")
+    click.echo(T(f"种子 {record['seed']}，方法 {record['method']}，总体 {record['population_size']} 家门店：",
+                 f"seed {record['seed']}, method {record['method']}, population {record['population_size']} stores:"))
+    click.echo(f"  {record['algorithm']}")
+    for i, p in enumerate(record["picks"], 1):
+        extra = f"  {', '.join(p['settlements'])}" if p.get("settlements") else ""
+        click.echo(f"{i:>3}. {p['store']}{extra}")
+    if output:
+        click.echo(output)
+
+
 # --------------------------------------------------------------------------- plugin commands
 
 def _add_plugin_commands(group: click.Group) -> None:
