@@ -70,7 +70,7 @@ import sqlite_utils
 
 from .errors import LedgerError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: indexes on document numbers for the stations' --doc lookups
 
 PROVENANCE = """
     src_file TEXT NOT NULL,
@@ -223,6 +223,8 @@ CREATE INDEX IF NOT EXISTS code_events_event ON code_events(event, store);
 CREATE INDEX IF NOT EXISTS purchases_item ON purchases(store, item_id);
 CREATE INDEX IF NOT EXISTS sales_item ON sales(store, item_id);
 CREATE INDEX IF NOT EXISTS sales_setl ON sales(setl_id);
+CREATE INDEX IF NOT EXISTS sales_docno ON sales(rtal_docno);
+CREATE INDEX IF NOT EXISTS purchases_dynt ON purchases(dynt_no);
 CREATE INDEX IF NOT EXISTS settlements_setl ON settlements(setl_id);
 CREATE INDEX IF NOT EXISTS settlements_orig ON settlements(orig_setl_id);
 CREATE INDEX IF NOT EXISTS settlements_psn ON settlements(psn_no, epoch);
@@ -277,7 +279,7 @@ def open_ledger(path: str | Path = "invreconcile.db", *, create: bool = True) ->
             f"{path}: ledger schema version {version} is newer than this invreconcile "
             f"understands ({SCHEMA_VERSION}). Upgrade invreconcile."
         )
-    if version < SCHEMA_VERSION:
+    if version < SCHEMA_VERSION:  # the DDL is idempotent: it creates what an older ledger lacks
         conn.executescript(DDL)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return sqlite_utils.Database(conn)
@@ -308,9 +310,11 @@ def refresh_derived(db: sqlite_utils.Database) -> None:
             f"AND d.bchno = {table}.bchno)",
             (data_type,),
         )
-    conn.execute("UPDATE deletions SET applied = 1 WHERE applied = 0 AND EXISTS ("
-                 "SELECT 1 FROM sales s WHERE s.deleted = 1 AND s.bchno = deletions.bchno "
-                 "AND s.store = deletions.store AND deletions.inv_data_type = 4)")
+        conn.execute(
+            f"UPDATE deletions SET applied = 1 WHERE applied = 0 AND inv_data_type = ? AND EXISTS ("
+            f"SELECT 1 FROM {table} t WHERE t.deleted = 1 AND t.store = deletions.store AND t.bchno = deletions.bchno)",
+            (data_type,),
+        )
     conn.execute(
         "DELETE FROM code_events WHERE src_table IN ('purchases','sales','stock_counts','stock_changes') "
         "AND EXISTS (SELECT 1 FROM purchases p WHERE code_events.src_table = 'purchases' AND p.id = code_events.src_id AND p.deleted = 1 "
