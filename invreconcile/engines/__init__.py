@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 from ..errors import ConfigError
 
-ENGINES = ("sqlite",)
+ENGINES = ("sqlite", "duckdb")
 
 _PARAM = re.compile(r"'(?:[^']|'')*'|--[^\n]*|(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -89,4 +89,8 @@ def get_engine(name: str, db=None, **options):
         if db is None:
             raise ConfigError("the sqlite engine needs a ledger (--db).")
         return SQLiteEngine(db)
+    if name == "duckdb":
+        from .duckdb import DuckDBEngine
+        return DuckDBEngine(options.get("lake"), ledger=db, memory_limit=options.get("memory_limit"),
+                            threads=options.get("threads"))
     raise ConfigError(f"unknown engine '{name}'. Known: {', '.join(ENGINES)}.")

@@ -1,0 +1,181 @@
+"""DuckDB engine: the same rule texts on one workstation, out of core and on all cores,
+over a Parquet lake (see :mod:`invreconcile.lake` and docs/lake.md).
+
+The rules are written for SQLite; this engine transpiles each statement with sqlglot
+(``read="sqlite"``, ``write="duckdb"``) and adds SQLite's semantics where DuckDB differs:
+
+* ``CAST(x AS INTEGER)`` truncates toward zero in SQLite and rounds in DuckDB: it becomes
+  ``CAST(TRUNC(x) AS BIGINT)`` (BIGINT also because DuckDB's INTEGER is 32-bit);
+* NULLs sort first in SQLite: sqlglot writes ``NULLS FIRST`` where it matters;
+* ``GROUP_CONCAT`` becomes ``LISTAGG(... ORDER BY value)``, so that lists shown in messages
+  come out in the same order on every run (SQLite gives its scan order; finding ids and
+  list columns do not depend on it: lists are split and sorted in Python);
+* division by zero gives NULL as in SQLite (sqlglot's ``NULLIF``).
+
+Integer division cannot be told apart without types, so the rule texts write it portably
+(``CAST(a / b AS INTEGER)`` or an exact quotient); see invreconcile/rules/__init__.py.
+
+The ledger tables are views over the lake's Parquet files; the audit's prepared views
+(``v_*``) become DuckDB tables in a scratch database that spills to disk when the
+memory limit is reached.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ..errors import ConfigError
+from . import inline_params
+
+try:  # the bureau extra: pip install 'invreconcile[bureau]'
+    import duckdb
+    import sqlglot
+    from sqlglot import exp
+except ImportError as _exc:  # pragma: no cover - reported when the engine is asked for
+    duckdb = None
+    _IMPORT_ERROR = _exc
+else:
+    _IMPORT_ERROR = None
+
+def _int_cast(node):
+    if isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.INTEGER_TYPES):
+        return exp.Cast(this=exp.Anonymous(this="TRUNC", expressions=[node.this]),
+                        to=exp.DataType.build("BIGINT"))
+    return node
+
+
+def _sorted_concat(node):
+    if isinstance(node, exp.GroupConcat) and not isinstance(node.this, exp.Order):
+        arg = node.this
+        value = arg.expressions[0] if isinstance(arg, exp.Distinct) else arg
+        node.set("this", exp.Order(this=arg.copy(), expressions=[exp.Ordered(this=value.copy(), nulls_first=True)]))
+    return node
+
+
+def translate(sql: str) -> str:
+    """One SQLite statement as DuckDB SQL, with SQLite's semantics.
+
+    >>> translate("SELECT CAST(a / b AS INTEGER), GROUP_CONCAT(c) FROM t ORDER BY d")
+    "SELECT CAST(TRUNC(a / NULLIF(b, 0)) AS BIGINT), LISTAGG(c, ',' ORDER BY c NULLS FIRST) FROM t ORDER BY d NULLS FIRST"
+    """
+    tree = sqlglot.parse_one(sql, read="sqlite")
+    tree = tree.transform(_int_cast).transform(_sorted_concat)
+    return tree.sql(dialect="duckdb")
+
+
+def lake_glob(lake: Path, table: str) -> str:
+    return str(Path(lake) / table / "**" / "*.parquet")
+
+
+class DuckDBEngine:
+    """Rules on DuckDB over a Parquet lake (``lake``), findings stored in ``ledger`` (a
+    SQLite ledger, may be None). ``database`` is DuckDB's scratch file (default: a
+    temporary one, so that large intermediate tables can spill); ``memory_limit`` e.g.
+    ``"4GB"``; ``threads`` defaults to all cores."""
+
+    name = "duckdb"
+
+    def __init__(self, lake: str | Path | None = None, ledger=None, *, database: str | None = None,
+                 memory_limit: str | None = None, threads: int | None = None, conn=None):
+        if duckdb is None:
+            raise ConfigError(f"the duckdb engine needs duckdb, sqlglot and pyarrow ({_IMPORT_ERROR}). "
+                              "Install them with: pip install 'invreconcile[bureau]'")
+        self.ledger = ledger
+        self.lake = Path(lake) if lake is not None else None
+        self._tmp = None
+        if conn is None:
+            if database is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="invreconcile-duckdb-")
+                database = os.path.join(self._tmp.name, "scratch.duckdb")
+            conn = duckdb.connect(database)
+            if self._tmp is not None:
+                conn.execute(f"SET temp_directory = '{self._tmp.name}'")
+            if memory_limit:
+                conn.execute(f"SET memory_limit = '{memory_limit}'")
+            if threads:
+                conn.execute(f"SET threads = {int(threads)}")
+            conn.execute("SET preserve_insertion_order = false")
+        self.conn = conn
+        self._cache: dict[str, str] = {}
+        if self.lake is not None:
+            self.attach_lake(self.lake)
+
+    # ------------------------------------------------------------------ the lake
+    def attach_lake(self, lake: Path) -> None:
+        """A view per canonical table over its Parquet files; an empty table with the
+        canonical columns where the lake has none."""
+        from ..lake import TABLES, table_schema
+        if not Path(lake).is_dir():
+            raise ConfigError(f"{lake}: no lake here. Write one with 'invreconcile export-lake {lake}' "
+                              f"or 'invreconcile import --lake {lake} FILES'.")
+        for table in TABLES:
+            schema = table_schema(table)
+            files = sorted(Path(lake, table).rglob("*.parquet")) if Path(lake, table).is_dir() else []
+            if files:
+                cols = ", ".join(f'CAST("{c}" AS {_duck_type(t)}) AS "{c}"' for c, t in schema)
+                self.conn.execute(
+                    f"CREATE OR REPLACE VIEW {table} AS SELECT {cols} FROM read_parquet("
+                    f"'{lake_glob(lake, table)}', union_by_name = true, hive_partitioning = false)")
+            else:
+                cols = ", ".join(f'"{c}" {_duck_type(t)}' for c, t in schema)
+                self.conn.execute(f"CREATE OR REPLACE TABLE {table} ({cols})")
+
+    # ------------------------------------------------------------------ engine interface
+    def sql(self, sql: str) -> str:
+        out = self._cache.get(sql)
+        if out is None:
+            out = self._cache[sql] = translate(sql)
+        return out
+
+    def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
+        text = self.sql(inline_params(sql, params or {}))
+        cur = self.conn.execute(text)
+        return [d[0] for d in cur.description], cur.fetchall()
+
+    def _kind(self, name: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
+            [name]).fetchall()
+        if not row:
+            return None
+        return "VIEW" if row[0][0] == "VIEW" else "TABLE"
+
+    def drop(self, name: str) -> None:
+        kind = self._kind(name)
+        if kind:
+            self.conn.execute(f"DROP {kind} {name}")
+
+    def create_table_as(self, name: str, select_sql: str) -> None:
+        self.drop(name)
+        self.conn.execute(f"CREATE TABLE {name} AS {self.sql(select_sql)}")
+
+    def index(self, name: str, columns: Sequence[str]) -> None:
+        """No-op: DuckDB scans columns and keeps min/max per row group."""
+
+    def write_rows(self, table: str, columns: Sequence[str], rows: Iterable[tuple], ddl: str) -> None:
+        self.drop(table)
+        self.conn.execute(self.sql(ddl))
+        rows = list(rows)
+        if rows:
+            self.conn.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
+
+    def analyze(self) -> None:
+        """No-op: DuckDB keeps its statistics itself."""
+
+    def close(self) -> None:
+        self.conn.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+def _duck_type(sqlite_type: str) -> str:
+    t = sqlite_type.upper()
+    if "INT" in t:
+        return "BIGINT"
+    if "REAL" in t or "FLOA" in t or "DOUB" in t:
+        return "DOUBLE"
+    return "VARCHAR"

@@ -1,0 +1,474 @@
+"""The Parquet lake: the ledger's canonical tables as Parquet files, partitioned by store
+and month, for the DuckDB and Spark engines (layout in docs/lake.md).
+
+::
+
+    LAKE/<table>/store=<store>/month=<YYYY-MM>/part-0.parquet   tables with a time
+    LAKE/<table>/store=<store>/part-0.parquet                   items, item_products, code_relations
+    LAKE/<table>/part-0.parquet                                  code_ancestors, files, rejects
+
+Every file carries all the table's columns (``store`` and ``month`` included), with the
+ledger's names and types (see :mod:`invreconcile.ledger`): INTEGER -> int64, TEXT ->
+string, REAL -> double. Directory names only sort the files: ``store=_`` holds rows with
+an empty or NULL store, ``month=none`` rows without a time. ``id`` columns are the
+ledger's row ids (evidence refers to them as ``table:id``).
+
+* :func:`export_lake` writes a SQLite ledger's tables to a lake;
+* :func:`import_to_lake` reads source files with the same readers and record conversion
+  as :mod:`invreconcile.importer` (same rows, ids, de-duplication, rejects, deletions, code
+  events and code ancestry) and writes Parquet in batches, never touching SQLite.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sqlite3
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .errors import ConfigError, InputError
+
+#: canonical tables of the lake, in the order they are written.
+TABLES = ("files", "rejects", "items", "item_products", "purchases", "sales", "settlements",
+          "settlement_lines", "stock_counts", "stock_changes", "deletions", "code_relations",
+          "code_ancestors", "scans", "code_events")
+BY_STORE_MONTH = ("purchases", "sales", "settlements", "settlement_lines", "stock_counts",
+                  "stock_changes", "deletions", "scans", "code_events")
+BY_STORE = ("items", "item_products", "code_relations")
+BATCH_ROWS = 200_000
+
+
+def _need_arrow():
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError as exc:  # pragma: no cover
+        raise ConfigError(f"the Parquet lake needs pyarrow ({exc}). Install: pip install 'invreconcile[bureau]'")
+
+
+@lru_cache(maxsize=None)
+def _schemas() -> dict[str, tuple[tuple[str, str], ...]]:
+    from .ledger import DDL
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(DDL)
+    return {t: tuple((r[1], r[2].upper() or "TEXT") for r in conn.execute(f"PRAGMA table_info({t})"))
+            for t in TABLES}
+
+
+def table_schema(table: str) -> tuple[tuple[str, str], ...]:
+    """(column, SQLite type) of a canonical table."""
+    return _schemas()[table]
+
+
+def arrow_schema(table: str):
+    import pyarrow as pa
+    kinds = {"INTEGER": pa.int64(), "REAL": pa.float64(), "TEXT": pa.string()}
+    return pa.schema([(c, kinds.get(t, pa.string())) for c, t in table_schema(table)])
+
+
+def _part_dir(lake: Path, table: str, store, month) -> Path:
+    d = lake / table
+    if table in BY_STORE_MONTH or table in BY_STORE:
+        d = d / f"store={store or '_'}"
+    if table in BY_STORE_MONTH:
+        d = d / f"month={month or 'none'}"
+    return d
+
+
+def order_by(table: str) -> str:
+    if table in BY_STORE_MONTH:
+        return "store, month, id" if table != "deletions" else "store, month, id"
+    if table in BY_STORE:
+        return "store, " + ("id" if table != "item_products" else "product_key, item_id")
+    return {"code_ancestors": "code, ancestor", "files": "sha256"}.get(table, "id")
+
+
+class _PartitionedWriter:
+    """Writes rows sorted by (store, month) into one file per partition."""
+
+    def __init__(self, lake: Path, table: str):
+        import pyarrow.parquet as pq
+        self.pq, self.lake, self.table = pq, lake, table
+        self.schema = arrow_schema(table)
+        self.key = None
+        self.writer = None
+        self.files: dict = {}   # partition -> files written (a partition met again gets another file)
+        self.rows = 0
+        self.keyed = table in BY_STORE_MONTH or table in BY_STORE
+        shutil.rmtree(lake / table, ignore_errors=True)
+
+    def _open(self, key):
+        if self.writer is not None:
+            self.writer.close()
+        d = _part_dir(self.lake, self.table, *key)
+        d.mkdir(parents=True, exist_ok=True)
+        n = self.files[key] = self.files.get(key, -1) + 1
+        self.writer = self.pq.ParquetWriter(str(d / f"part-{n}.parquet"), self.schema)
+        self.key = key
+
+    def write(self, tbl) -> None:
+        """``tbl``: a pyarrow Table with the canonical columns, sorted by store, month."""
+        import pyarrow as pa
+        tbl = tbl.select(self.schema.names).cast(self.schema)
+        n = tbl.num_rows
+        if n == 0:
+            return
+        self.rows += n
+        if not self.keyed:
+            if self.writer is None:
+                self._open((None, None))
+            self.writer.write_table(tbl)
+            return
+        stores = tbl.column("store").to_pylist()
+        months = tbl.column("month").to_pylist() if self.table in BY_STORE_MONTH else [None] * n
+        start = 0
+        for i in range(1, n + 1):
+            if i == n or stores[i] != stores[start] or months[i] != months[start]:
+                key = ((stores[start] or None), months[start])
+                if key != self.key or self.writer is None:
+                    self._open(key)
+                self.writer.write_table(tbl.slice(start, i - start))
+                start = i
+
+    def close(self) -> int:
+        if self.writer is not None:
+            self.writer.close()
+        elif not (self.lake / self.table).exists():
+            (self.lake / self.table).mkdir(parents=True, exist_ok=True)
+        return self.rows
+
+
+def _arrow_from_rows(table: str, names: list[str], rows: list[tuple]):
+    import pyarrow as pa
+    schema = arrow_schema(table)
+    cols = list(zip(*rows)) if rows else [[] for _ in names]
+    by_name = dict(zip(names, cols))
+    return pa.table({f.name: pa.array(by_name.get(f.name, [None] * len(rows)), type=f.type) for f in schema},
+                    schema=schema)
+
+
+# --------------------------------------------------------------------------- export
+
+def export_lake(db, lake: str | Path, *, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+    """Write every canonical table of the SQLite ledger ``db`` to ``lake`` (replacing the
+    tables there). Returns rows written per table."""
+    _need_arrow()
+    lake = Path(lake)
+    lake.mkdir(parents=True, exist_ok=True)
+    conn = db.conn
+    counts = {}
+    for table in TABLES:
+        names = [c for c, _ in table_schema(table)]
+        w = _PartitionedWriter(lake, table)
+        cur = conn.execute(f"SELECT {', '.join(names)} FROM {table} ORDER BY {order_by(table)}")
+        while True:
+            rows = cur.fetchmany(BATCH_ROWS)
+            if not rows:
+                break
+            w.write(_arrow_from_rows(table, names, rows))
+        counts[table] = w.close()
+        if progress:
+            progress(table, counts[table])
+    return counts
+
+
+# --------------------------------------------------------------------------- import
+
+class _LakeImport:
+    """The importer's bookkeeping (ids, de-duplication by rec_hash, uploads, rejects, code
+    events) without SQLite: rows are staged as Parquet batches and finished by DuckDB."""
+
+    def __init__(self, lake: Path):
+        import duckdb
+        self.lake = lake
+        self.stage = lake / "_staging"
+        shutil.rmtree(self.stage, ignore_errors=True)
+        self.stage.mkdir(parents=True)
+        self.duck = duckdb.connect()
+        self.duck.execute("SET preserve_insertion_order = false")
+        self.next_id: dict[str, int] = {}
+        self.hashes: dict[str, dict[str, int]] = {}
+        self.extra_uploads: dict[str, dict[int, int]] = {}
+        self.buffers: dict[str, list[dict]] = {}
+        self.parts: dict[str, int] = {}
+        self.items: dict[tuple, dict] = {}        # (store, item_id) -> row (the catalog stays in memory)
+        self.item_products: set = set()
+        self.files: dict[str, dict] = {}
+        self.had_lake = {}
+        for table in TABLES:
+            files = list((lake / table).rglob("*.parquet")) if (lake / table).is_dir() else []
+            self.had_lake[table] = bool(files)
+            self.next_id[table] = 1
+            self.hashes[table] = {}
+            if not files:
+                continue
+            src = f"read_parquet('{lake / table}/**/*.parquet', union_by_name = true)"
+            if table == "files":
+                for row in self.duck.execute(f"SELECT * FROM {src}").fetchall():
+                    self.files[row[0]] = None
+            elif table == "items":
+                cur = self.duck.execute(f"SELECT * FROM {src}")
+                names = [d[0] for d in cur.description]
+                for row in cur.fetchall():
+                    r = dict(zip(names, row))
+                    self.items[(r["store"], r["item_id"])] = r
+                    self.hashes["items"][r["rec_hash"]] = r["id"]
+            elif table == "item_products":
+                self.item_products.update(self.duck.execute(
+                    f"SELECT product_key, store, item_id FROM {src}").fetchall())
+            if "id" in dict(table_schema(table)):
+                self.next_id[table] = (self.duck.execute(f"SELECT MAX(id) FROM {src}").fetchall()[0][0] or 0) + 1
+            if "rec_hash" in dict(table_schema(table)) and table != "items":
+                self.hashes[table] = dict(self.duck.execute(f"SELECT rec_hash, id FROM {src}").fetchall())
+
+    def catalog(self) -> dict:
+        return {k: {"convrat": r["convrat"], "pack_unit": r["pack_unit"], "min_unit": r["min_unit"]}
+                for k, r in self.items.items()}
+
+    # rows ------------------------------------------------------------------
+    def add(self, table: str, row: dict) -> int:
+        rid = self.next_id[table]
+        self.next_id[table] = rid + 1
+        row["id"] = rid
+        if table == "items":
+            self.items[(row["store"], row["item_id"])] = row
+        else:
+            self.buffers.setdefault(table, []).append(row)
+            if len(self.buffers[table]) >= BATCH_ROWS:
+                self.flush_table(table)
+        return rid
+
+    def flush_table(self, table: str) -> None:
+        rows = self.buffers.pop(table, [])
+        if not rows:
+            return
+        import pyarrow.parquet as pq
+        names = [c for c, _ in table_schema(table)]
+        tbl = _arrow_from_rows(table, names, [tuple(r.get(c) for c in names) for r in rows])
+        n = self.parts.get(table, 0)
+        self.parts[table] = n + 1
+        (self.stage / table).mkdir(exist_ok=True)
+        pq.write_table(tbl, str(self.stage / table / f"part-{n:05d}.parquet"))
+
+    def delete_item(self, store, item_id) -> None:
+        old = self.items.pop((store, item_id), None)
+        if old is not None:
+            self.hashes["items"].pop(old["rec_hash"], None)
+            # SQLite gives the next row max(id) + 1: a deleted last row's id is used again
+            self.next_id["items"] = max([r["id"] for r in self.items.values()], default=0) + 1
+
+    # finishing ---------------------------------------------------------------
+    def finish(self) -> dict[str, int]:
+        """Merge the staged batches with what the lake held, apply uploads, deletions
+        and the derived tables (as :func:`invreconcile.ledger.refresh_derived`), write
+        the partitioned tables."""
+        import pyarrow as pa
+        for table in list(self.buffers):
+            self.flush_table(table)
+        d = self.duck
+        for table in TABLES:
+            names = [c for c, _ in table_schema(table)]
+            sources = []
+            if self.had_lake[table] and table not in ("items", "item_products", "files"):
+                sources.append(f"SELECT {', '.join(names)} FROM read_parquet('{self.lake / table}/**/*.parquet', union_by_name = true)")
+            if (self.stage / table).is_dir():
+                sources.append(f"SELECT {', '.join(names)} FROM read_parquet('{self.stage / table}/*.parquet')")
+            if table == "items":
+                rows = sorted(self.items.values(), key=lambda r: r["id"])
+                d.register("_items_rows", _arrow_from_rows(table, names, [tuple(r.get(c) for c in names) for r in rows]))
+                sources = ["SELECT * FROM _items_rows"]
+            elif table == "item_products":
+                d.register("_ip_rows", _arrow_from_rows(table, ["product_key", "store", "item_id"], sorted(self.item_products)))
+                sources = ["SELECT * FROM _ip_rows"]
+            elif table == "files":
+                rows = [tuple(r.get(c) for c in names) for r in self.files.values() if r is not None]
+                d.register("_files_rows", _arrow_from_rows(table, names, rows))
+                if self.had_lake[table]:
+                    sources.append(f"SELECT {', '.join(names)} FROM read_parquet('{self.lake / table}/**/*.parquet')")
+                sources.append("SELECT * FROM _files_rows")
+            if table == "code_ancestors":
+                continue
+            if not sources:
+                cols = ", ".join(f'"{c}" {"BIGINT" if t == "INTEGER" else "DOUBLE" if t == "REAL" else "VARCHAR"}'
+                                 for c, t in table_schema(table))
+                d.execute(f"CREATE OR REPLACE TABLE t_{table} ({cols})")
+            else:
+                d.execute(f"CREATE OR REPLACE TABLE t_{table} AS " + " UNION ALL ".join(sources))
+            extra = self.extra_uploads.get(table)
+            if extra:
+                d.register("_extra", pa.table({"id": list(extra), "n": list(extra.values())}))
+                d.execute(f"UPDATE t_{table} SET uploads = uploads + e.n FROM _extra e WHERE t_{table}.id = e.id")
+                d.unregister("_extra")
+        # deletions (3507) withdraw rows; their code events go too
+        from .ledger import DELETION_TARGETS
+        for data_type, table in DELETION_TARGETS.items():
+            d.execute(f"UPDATE t_{table} SET deleted = 1 WHERE deleted = 0 AND EXISTS (SELECT 1 FROM t_deletions x "
+                      f"WHERE x.inv_data_type = {data_type} AND x.store = t_{table}.store AND x.bchno = t_{table}.bchno)")
+        d.execute("UPDATE t_deletions SET applied = 1 WHERE applied = 0 AND inv_data_type = 4 AND EXISTS ("
+                  "SELECT 1 FROM t_sales s WHERE s.deleted = 1 AND s.bchno = t_deletions.bchno AND s.store = t_deletions.store)")
+        d.execute("DELETE FROM t_code_events WHERE src_table IN ('purchases','sales','stock_counts','stock_changes') AND ("
+                  "src_id IN (SELECT id FROM t_purchases WHERE deleted = 1) AND src_table = 'purchases' OR "
+                  "src_id IN (SELECT id FROM t_sales WHERE deleted = 1) AND src_table = 'sales' OR "
+                  "src_id IN (SELECT id FROM t_stock_counts WHERE deleted = 1) AND src_table = 'stock_counts' OR "
+                  "src_id IN (SELECT id FROM t_stock_changes WHERE deleted = 1) AND src_table = 'stock_changes')")
+        # code ancestry: each code with itself and its ancestors, the nearest depth kept
+        d.execute("CREATE OR REPLACE TABLE t_code_ancestors AS SELECT DISTINCT code, code AS ancestor, 0::BIGINT AS depth "
+                  "FROM (SELECT code FROM t_code_relations WHERE deleted = 0 UNION SELECT parent_code FROM t_code_relations "
+                  "WHERE deleted = 0 AND parent_code IS NOT NULL AND parent_code <> '')")
+        for depth in range(1, 4):
+            d.execute(f"INSERT INTO t_code_ancestors SELECT DISTINCT a.code, r.parent_code, {depth} FROM t_code_ancestors a "
+                      "JOIN t_code_relations r ON r.code = a.ancestor AND r.deleted = 0 "
+                      f"WHERE a.depth = {depth - 1} AND r.parent_code IS NOT NULL AND r.parent_code <> '' "
+                      "AND NOT EXISTS (SELECT 1 FROM t_code_ancestors b WHERE b.code = a.code AND b.ancestor = r.parent_code)")
+        counts = {}
+        for table in TABLES:
+            names = [c for c, _ in table_schema(table)]
+            nulls_first = ", ".join(f"{c} NULLS FIRST" for c in order_by(table).split(", "))
+            reader = d.sql(f"SELECT {', '.join(names)} FROM t_{table} ORDER BY {nulls_first}").to_arrow_reader(BATCH_ROWS)
+            w = _PartitionedWriter(self.lake, table)
+            for batch in reader:
+                w.write(pa.Table.from_batches([batch]))
+            counts[table] = w.close()
+            d.execute(f"DROP TABLE t_{table}")
+        shutil.rmtree(self.stage, ignore_errors=True)
+        return counts
+
+
+def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str | None = None,
+                   store: str | None = None, progress: Callable[[int], None] | None = None):
+    """Import source files straight into the lake: the same readers, conversion,
+    de-duplication, rejects and code events as :func:`invreconcile.importer.import_paths`
+    (so the lake holds what ``import`` + ``export-lake`` would give), written as Parquet.
+    Returns the :class:`invreconcile.importer.FileResult` per file."""
+    _need_arrow()
+    from .headers import KINDS
+    from .importer import FileResult, _product_keys, expand_paths
+    from .readers import open_source, read_records
+    from .records import STORELESS_KINDS, Ctx, Rejected, code_text, convert
+
+    if kind is not None and kind not in KINDS:
+        raise InputError(kind, "is not a record kind.", f"Use one of: {', '.join(KINDS)}.")
+    lake = Path(lake)
+    lake.mkdir(parents=True, exist_ok=True)
+    li = _LakeImport(lake)
+    results = []
+    for path in expand_paths(paths):
+        src = open_source(path, kind)
+        res = FileResult(path=str(path), kind=kind, store=store, sha256=src.sha256)
+        results.append(res)
+        if src.sha256 in li.files:
+            res.skipped = True
+            continue
+        ctx = Ctx(store, li.catalog())
+        first = True
+        kinds_seen: set[str] = set()
+        pending = []
+
+        def reject(row, rkind, rstore, rej):
+            res.rows_rejected += 1
+            res.reject_reasons[rej.reason] = res.reject_reasons.get(rej.reason, 0) + 1
+            li.add("rejects", {"src_file": str(src.path), "src_sha256": src.sha256, "src_row": row, "kind": rkind,
+                               "store": rstore, "column_name": rej.column, "reason": rej.reason,
+                               "found": rej.found, "expected": rej.expected})
+
+        for raw in read_records(src):
+            if first:
+                first = False
+                if src.kind and src.kind not in STORELESS_KINDS and not src.has_store_column and not store:
+                    raise InputError(src.path, "has no fixmedins_code (定点机构编码) column, so its store is unknown.",
+                                     "Give the store with --store CODE.")
+                res.header_guesses = src.headers.guesses if src.headers else []
+                res.ignored_columns = src.headers.ignored if src.headers else []
+            res.rows_read += 1
+            if "__error__" in raw.fields:
+                col, msg = raw.fields["__error__"]
+                reject(raw.row, raw.kind or src.kind, store, Rejected(col, None, msg))
+                continue
+            rkind = raw.kind or src.kind
+            kinds_seen.add(rkind)
+            try:
+                conv = convert(rkind, raw.fields, raw.columns, ctx, raw.store)
+            except Rejected as rej:
+                reject(raw.row, rkind, raw.store or store, rej)
+                continue
+            if conv.table == "items":
+                ctx.catalog[(conv.row["store"], conv.row["item_id"])] = {
+                    k: conv.row[k] for k in ("convrat", "pack_unit", "min_unit")}
+            pending.append((raw.row, conv))
+            if len(pending) >= 2000:  # the importer's batch: de-duplication order matters for ids
+                _flush(li, src, res, pending, code_text, _product_keys)
+                pending = []
+                if progress:
+                    progress(res.rows_read)
+        _flush(li, src, res, pending, code_text, _product_keys)
+        if progress:
+            progress(res.rows_read)
+        res.kind = res.kind or src.kind or ",".join(sorted(k for k in kinds_seen if k)) or None
+        li.files[src.sha256] = {
+            "sha256": src.sha256, "path": str(path), "kind": res.kind, "store": store,
+            "imported_at": dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds"),
+            "rows_read": res.rows_read, "rows_accepted": res.rows_accepted, "rows_duplicate": res.rows_duplicate,
+            "rows_rejected": res.rows_rejected,
+            "header_guesses": json.dumps(res.header_guesses, ensure_ascii=False) if res.header_guesses else None}
+    li.finish()
+    return results
+
+
+def _flush(li: _LakeImport, src, res, pending, code_text, product_keys) -> None:
+    by_table: dict[str, list] = {}
+    for row_no, conv in pending:
+        by_table.setdefault(conv.table, []).append((row_no, conv))
+    for table, items in by_table.items():
+        known = li.hashes[table]
+        new: dict[str, tuple] = {}
+        dup_counts: dict[str, int] = {}
+        for row_no, conv in items:
+            h = conv.row["rec_hash"]
+            if h in known or h in new:
+                dup_counts[h] = dup_counts.get(h, 0) + 1
+            else:
+                new[h] = (row_no, conv)
+        res.rows_duplicate += sum(dup_counts.values())
+        res.rows_accepted += len(new)
+        res.by_table[table] = res.by_table.get(table, 0) + len(new)
+        if table == "items":
+            for _, c in new.values():
+                li.delete_item(c.row["store"], c.row["item_id"])
+        ids = {}
+        for h, (row_no, conv) in new.items():
+            row = {"uploads": 1, "deleted": 0, "code_count": 0, **conv.row,
+                   "src_file": str(src.path), "src_sha256": src.sha256, "src_row": row_no}
+            ids[h] = known[h] = li.add(table, row)
+        for h, n in dup_counts.items():
+            if table == "items":
+                key = next((k for k, r in li.items.items() if r["rec_hash"] == h), None)
+                if key:
+                    li.items[key]["uploads"] = (li.items[key].get("uploads") or 1) + n
+                continue
+            extra = li.extra_uploads.setdefault(table, {})
+            extra[known[h]] = extra.get(known[h], 0) + n
+        if not new:
+            continue
+        if table == "items":
+            for c in (x[1] for x in new.values()):
+                for key in product_keys(c.row):
+                    li.item_products.add((key, c.row["store"], c.row["item_id"]))
+        for h, (row_no, conv) in new.items():
+            if not conv.event:
+                continue
+            r = conv.row
+            for tc in conv.codes:
+                code = code_text(tc)
+                if not code:
+                    continue
+                li.add("code_events", {
+                    "code": code, "code_kind": tc.kind, "product_key": tc.product_key, "event": conv.event,
+                    "store": r["store"], "item_id": r.get("item_id"), "qty": r.get("qty"),
+                    "trdn_flag": r.get("trdn_flag"), "setl_id": r.get("setl_id"), "psn_no": r.get("psn_no"),
+                    "doc_no": r.get("rtal_docno") or r.get("dynt_no") or r.get("doc_no"),
+                    "peer_store": r.get("peer_store"),
+                    "expy_end": tc.expiry.isoformat() if getattr(tc, "expiry", None) else r.get("expy_end"),
+                    "detail": r.get("mode"), "src_table": table, "src_id": ids[h],
+                    **{k: r.get(k) for k in ("ts", "day", "month", "epoch", "hour", "tod_min", "dow")}})
