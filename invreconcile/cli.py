@@ -107,12 +107,18 @@ def _print_import(results) -> int:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--kind", type=click.Choice(KINDS), help="Record kind of the files, when it cannot be detected.")
 @click.option("--store", help="Store code (fixmedins_code) for files without that column.")
+@click.option("--lake", "lake_dir", type=click.Path(file_okay=False),
+              help="Write to this Parquet lake (docs/lake.md) instead of the SQLite ledger.")
 @db_option
-def import_cmd(paths, kind, store, db_path):
+def import_cmd(paths, kind, store, db_path, lake_dir):
     """Import CSV / XLSX / JSON files or folders into the ledger. 导入数据文件。"""
     from .importer import expand_paths, import_file
     from .ledger import refresh_derived
 
+    if lake_dir:
+        from .lake import import_to_lake
+        _print_import(import_to_lake(paths, lake_dir, kind=kind, store=store))
+        return
     db = open_ledger(db_path)
     files = expand_paths(paths)
     if not files:
@@ -282,7 +288,9 @@ def _print_findings_summary(result, limit: int = 20) -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the findings as JSON here ('-' for stdout).")
 @click.option("--engine", type=click.Choice(ENGINES), default="sqlite", show_default=True,
               help="Query engine the rules run on.")
-def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine):
+@click.option("--lake", "lake_dir", type=click.Path(file_okay=False),
+              help="Parquet lake the duckdb/spark engines read (docs/lake.md); findings go to --db.")
+def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, lake_dir=None):
     """Run the rules, store the findings and print a summary. 稽核。"""
     from .audit import run_audit
     from .rules import load_config
@@ -290,10 +298,14 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine):
     for label, value in (("--since", since), ("--until", until)):
         if value and not _is_day(value):
             raise click.BadParameter(T(f"应为 YYYY-MM-DD，实际为 {value}", f"expected YYYY-MM-DD, found {value}"), param_hint=label)
-    db = open_ledger(db_path, create=False)
+    if engine != "sqlite" and not lake_dir:
+        raise click.UsageError(T(f"--engine {engine} 需要 --lake 目录", f"--engine {engine} needs --lake DIR"))
+    db = open_ledger(db_path, create=engine != "sqlite")
     cfg = load_config(config)
+    from .engines import get_engine
     result = run_audit(db, stores=list(stores) or None, since=since, until=until,
-                       rules=[r.strip() for r in rules.split(",") if r.strip()] if rules else None, config=cfg)
+                       rules=[r.strip() for r in rules.split(",") if r.strip()] if rules else None, config=cfg,
+                       engine=get_engine(engine, db, lake=lake_dir))
     lang = _lang()
     if json_path:
         payload = json.dumps([f.as_dict(lang) for f in result.findings], ensure_ascii=False, indent=1)
@@ -304,6 +316,17 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine):
     _print_findings_summary(result)
     if result.errors:
         sys.exit(1)
+
+
+@main.command("export-lake")
+@click.argument("lake_dir", type=click.Path(file_okay=False))
+@db_option
+def export_lake_cmd(lake_dir, db_path):
+    """Write the ledger's tables as Parquet, partitioned by store and month (docs/lake.md). 导出 Parquet 数据湖。"""
+    from .lake import export_lake
+    counts = export_lake(open_ledger(db_path, create=False), lake_dir)
+    for table, n in counts.items():
+        click.echo(f"{table:<18} {n:>12,}")
 
 
 def _is_day(value: str) -> bool:

@@ -25,7 +25,7 @@ WITH lines AS (
     GROUP BY store, setl_id, item_id
 )
 SELECT l.store, l.day AS day_first, l.setl_id, l.setl_id AS setl_ids, l.item_id, l.item_id AS items, l.item_name,
-       l.psn_no AS psn_nos, l.qty / i.convrat AS boxes, COALESCE(c.n_codes, 0) AS n_codes,
+       l.psn_no AS psn_nos, CAST(l.qty / i.convrat AS INTEGER) AS boxes, COALESCE(c.n_codes, 0) AS n_codes,
        CAST(l.insured_fen * (l.qty / i.convrat - COALESCE(c.n_codes, 0)) / (l.qty / i.convrat) AS INTEGER) AS amount_fen,
        l.refs AS evidence
 FROM lines l
