@@ -116,3 +116,123 @@ class Dom(HTMLParser):
     @property
     def text(self) -> str:
         return "".join(self.all_text)
+
+
+class Page:
+    """One page in a headless Chromium driven over the DevTools protocol on a pipe
+    (``--remote-debugging-pipe``: file descriptors 3 and 4, no port, no websocket library),
+    for real clicks and key presses. Use as a context manager."""
+
+    def __init__(self, binary: str, workdir: Path, *, window=(1400, 1000), timeout: float = 60):
+        import json  # noqa: F401  (used by the methods)
+        self.timeout = timeout
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        to_browser_r, self._w = os.pipe()
+        self._r, from_browser_w = os.pipe()
+
+        def child_fds():                       # the browser reads commands on 3 and writes answers on 4
+            a, b = os.dup(to_browser_r), os.dup(from_browser_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+            os.set_inheritable(3, True)
+            os.set_inheritable(4, True)
+
+        cmd = [binary, *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={workdir / 'profile-cdp'}",
+               f"--window-size={window[0]},{window[1]}", "about:blank"]
+        self.proc = subprocess.Popen(cmd, preexec_fn=child_fds, close_fds=False, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=dict(os.environ, HOME=str(workdir)))
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buf = b""
+        self._id = 0
+        self.session = None
+        target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True},
+                                 session=False)["sessionId"]
+        self.call("Page.enable")
+        self.call("Runtime.enable")
+
+    def call(self, method: str, params: dict | None = None, *, session: bool = True) -> dict:
+        import json
+        import select
+        import time
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self._w, json.dumps(msg).encode("utf-8") + b"\0")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            while b"\0" in self._buf:
+                raw, _, self._buf = self._buf.partition(b"\0")
+                answer = json.loads(raw)
+                if answer.get("id") == self._id:
+                    if "error" in answer:
+                        raise RuntimeError(f"{method}: {answer['error']}")
+                    return answer.get("result", {})
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._r], [], [], left)[0]:
+                raise TimeoutError(f"no answer to {method} within {self.timeout} s")
+            chunk = os.read(self._r, 1 << 20)
+            if not chunk:
+                raise RuntimeError("chromium closed the DevTools pipe")
+            self._buf += chunk
+
+    def evaluate(self, expression: str):
+        r = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+        if "exceptionDetails" in r:
+            raise RuntimeError(f"{expression}: {r['exceptionDetails']}")
+        return r["result"].get("value")
+
+    def goto(self, url: str, ready: str = "document.readyState === 'complete'") -> None:
+        import time
+        self.call("Page.navigate", {"url": url})
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.evaluate(f"location.href.indexOf({url.split('#')[0]!r}) === 0 && ({ready})"):
+                    return
+            except RuntimeError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"{url} did not load")
+
+    def click(self, selector: str) -> None:
+        """A real mouse click (pressed, released) at the middle of the element."""
+        import json
+        box = self.evaluate(
+            f"(function(){{var e=document.querySelector({json.dumps(selector)}); if(!e) return null;"
+            "e.scrollIntoView({block:'center'}); var b=e.getBoundingClientRect();"
+            "return [b.left+b.width/2, b.top+b.height/2];})()")
+        if not box:
+            raise LookupError(f"no element {selector}")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left",
+                                                   "clickCount": 1})
+
+    def press(self, key: str, code: int) -> None:
+        """A key press (down, up) on the focused element, e.g. ("ArrowDown", 40)."""
+        for kind in ("rawKeyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", {"type": kind, "key": key, "code": key,
+                                                 "windowsVirtualKeyCode": code, "nativeVirtualKeyCode": code})
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close", session=False)
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._w)
+        os.close(self._r)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

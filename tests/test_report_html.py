@@ -16,7 +16,7 @@ from invreconcile.reports.selfcheck import build_selfcheck
 from invreconcile.rules import load_config
 from invreconcile.sample import generate
 
-from browser import Browser, Dom, find_chromium  # tests/ is on sys.path
+from browser import Browser, Dom, Page, find_chromium  # tests/ is on sys.path
 
 # Hostile text as a ledger could hold it (an item name, a message, a file name): it must show as text.
 HOSTILE_SCRIPT = '<script>document.body.setAttribute("data-pwned","script")</script>'
@@ -198,6 +198,42 @@ def test_browser_filter_by_store_category_and_severity_from_query(browser, repor
     dom = Dom(browser.dump_dom(reports["zh_path"].as_uri() + "#filter=severity:low,category:price_anomaly,store:NONE"))
     assert dom.body["data-filter"] == "category:price_anomaly,severity:low"   # unknown store ignored
     assert dom.texts["count"] == str(sum(f["category"] == "price_anomaly" and f["severity"] == "low" for f in findings))
+
+
+def _wait(page, expression, timeout=10.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.evaluate(expression):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not true within {timeout} s: {expression}")
+
+
+def test_browser_real_clicks_and_keys_filter(browser, reports, tmp_path):
+    """Real input events over the DevTools protocol: click a store in the ranking, clear, pick a severity."""
+    findings = reports["zh"].findings
+    store = [r["store"] for r in reports["zh"].ranking if r["findings"]][-1]
+    n_store = sum(f["store"] == store for f in findings)
+    assert 0 < n_store < len(findings)
+    n_high = sum(f["severity"] == "high" for f in findings)
+    count = "document.getElementById('count').textContent"
+    visible = "Array.from(document.querySelectorAll('tr.finding')).filter(r => !r.hidden).map(r => r.dataset.store)"
+    with Page(browser.binary, tmp_path) as page:
+        page.goto(reports["zh_path"].as_uri(), "document.body.getAttribute('data-rendered') !== '0 charts'")
+        assert page.evaluate(count) == str(len(findings))
+        page.click(f'a[data-store-link="{store}"]')
+        _wait(page, f"{count} === '{n_store}'")
+        assert set(page.evaluate(visible)) <= {store}
+        assert page.evaluate("document.getElementById('filter-store').value") == store
+        page.click("#filter-reset")
+        _wait(page, f"{count} === '{len(findings)}'")
+        page.click("#filter-severity")          # opens the list; the first entry after 全部 is 高
+        page.press("ArrowDown", 40)
+        page.press("Enter", 13)
+        _wait(page, f"{count} === '{n_high}'")
+        assert page.evaluate("document.getElementById('filter-severity').value") == "high"
+        assert page.evaluate("location.hash") == "#filter=severity%3Ahigh"
 
 
 def _looks_drawn(path, size):

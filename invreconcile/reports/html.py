@@ -1225,7 +1225,10 @@ def _evidence_block(f: dict, rows: list, w: _Words) -> str:
             elif c in ("amount_fen", "insurance_fen"):
                 tds.append(f'<td class="num">{esc(yuan(v)) if v not in (None, "") else ""}</td>')
             elif c == "codes":
-                tds.append(f'<td class="code">{esc(", ".join(v) if isinstance(v, (list, tuple)) else (v or ""))}</td>')
+                codes = v if isinstance(v, (list, tuple)) else str(v or "").split(",")
+                tds.append(f'<td class="code">{esc(", ".join(x.strip() for x in codes if x and x.strip()))}</td>')
+            elif c == "psn_name":
+                tds.append(f'<td class="nowrap">{esc(v)}</td>')
             elif c in ("src_file", "setl_id", "psn_no", "certno"):
                 tds.append(f'<td class="code">{esc(v)}</td>')
             else:
