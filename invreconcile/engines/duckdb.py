@@ -15,9 +15,9 @@ The rules are written for SQLite; this engine transpiles each statement with sql
 Integer division cannot be told apart without types, so the rule texts write it portably
 (``CAST(a / b AS INTEGER)`` or an exact quotient); see invreconcile/rules/__init__.py.
 
-The ledger tables are views over the lake's Parquet files; the audit's prepared views
-(``v_*``) become DuckDB tables in a scratch database that spills to disk when the
-memory limit is reached.
+The lake's Parquet files are loaded once into DuckDB tables in a scratch database file
+(it spills to disk when the memory limit is reached), as are the audit's prepared views
+(``v_*``).
 """
 from __future__ import annotations
 
@@ -115,8 +115,10 @@ class DuckDBEngine:
             files = sorted(Path(lake, table).rglob("*.parquet")) if Path(lake, table).is_dir() else []
             if files:
                 cols = ", ".join(f'CAST("{c}" AS {_duck_type(t)}) AS "{c}"' for c, t in schema)
+                # loaded once into the scratch database (spills to disk past the memory
+                # limit): the audit reads each table many times and looks rows up by id
                 self.conn.execute(
-                    f"CREATE OR REPLACE VIEW {table} AS SELECT {cols} FROM read_parquet("
+                    f"CREATE OR REPLACE TABLE {table} AS SELECT {cols} FROM read_parquet("
                     f"'{lake_glob(lake, table)}', union_by_name = true, hive_partitioning = false)")
             else:
                 cols = ", ".join(f'"{c}" {_duck_type(t)}' for c, t in schema)

@@ -1,0 +1,171 @@
+"""Bureau-scale benchmark: import speed, full-audit time and peak memory per engine, and a
+pandas script for two rules on the same data (benchmarks/pandas_two_rules.py).
+
+    python benchmarks/bureau.py --lines 1000000 [--lines 10000000] [--base-customers 2400] [--work DIR]
+
+How the data is made: the sample generator writes one base chain (``--base-customers``;
+the default gives about 26,000 settlement lines and 106,000 records). It is imported twice
+to measure import speed (SQLite ledger, and straight to the lake). The base ledger is then
+copied inside SQLite as many times as needed to reach ``--lines`` settlement lines: each
+copy gets new store codes, person numbers, settlement ids, trace codes, batch numbers
+and row ids (suffix ``x<k>``), so copies do not meet each other in any rule, and purchases,
+sales, stock counts and code events grow in proportion. The big ledger is exported to the
+lake; every audit then runs in its own process (peak RSS of that process).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SUFFIXED = {"store", "peer_store", "setl_id", "orig_setl_id", "psn_no", "certno", "mdtrt_id", "code",
+            "parent_code", "ancestor", "doc_no", "bchno", "rtal_docno", "dynt_no", "rec_hash", "mdtrt_sn"}
+OFFSET = 100_000_000
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def step(kind: str, args: list[str]) -> dict:
+    """Run one measured step in this process (called in a child)."""
+    from invreconcile.ledger import open_ledger
+    t0 = time.perf_counter()
+    out: dict = {}
+    if kind == "import_sqlite":
+        from invreconcile.importer import import_paths
+        res = import_paths(open_ledger(args[1]), [args[0]])
+        out["records"] = sum(r.rows_read for r in res)
+    elif kind == "import_lake":
+        from invreconcile.lake import import_to_lake
+        res = import_to_lake([args[0]], args[1])
+        out["records"] = sum(r.rows_read for r in res)
+    elif kind == "audit_sqlite":
+        from invreconcile.audit import run_audit
+        r = run_audit(open_ledger(args[0]), save_findings=False, rules=args[1:] or None)
+        out["findings"], out["errors"] = len(r.findings), r.errors
+    elif kind == "audit_duckdb":
+        from invreconcile.audit import run_audit
+        from invreconcile.engines.duckdb import DuckDBEngine
+        eng = DuckDBEngine(args[0], ledger=None, memory_limit=os.environ.get("BENCH_DUCKDB_MEMORY", "3GB"))
+        r = run_audit(None, engine=eng, save_findings=False, rules=args[1:] or None)
+        out["findings"], out["errors"] = len(r.findings), r.errors
+    elif kind == "pandas":
+        sys.path.insert(0, str(HERE))
+        import pandas_two_rules
+        out.update(pandas_two_rules.main(args[0]))
+    elif kind == "export":
+        from invreconcile.lake import export_lake
+        out["rows"] = export_lake(open_ledger(args[0]), args[1])
+    out["seconds"] = time.perf_counter() - t0
+    out["peak_rss_mb"] = _rss_mb()
+    return out
+
+
+def child(kind: str, *args) -> dict:
+    p = subprocess.run([sys.executable, __file__, "--step", kind, *map(str, args)], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{kind} failed:\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def replicate(db_path: Path, copies: int) -> int:
+    """Append ``copies - 1`` renamed copies of every fact row; returns settlement lines."""
+    import sqlite3
+    from invreconcile.lake import TABLES, table_schema
+    conn = sqlite3.connect(str(db_path), isolation_level=None)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("BEGIN")
+    for table in TABLES:
+        if table in ("files", "rejects"):
+            continue
+        cols = [c for c, _ in table_schema(table)]
+        where = "WHERE store <> ''" if table in ("items", "item_products") else ""
+        if "id" in cols:
+            where = (where + " AND " if where else "WHERE ") + f"id < {OFFSET}"
+        for k in range(1, copies):
+            exprs = []
+            for c in cols:
+                if c in ("id", "src_id"):
+                    exprs.append(f"{c} + {k * OFFSET}")
+                elif c in SUFFIXED:
+                    exprs.append(f"CASE WHEN {c} IS NULL OR {c} = '' THEN {c} ELSE {c} || 'x{k}' END")
+                else:
+                    exprs.append(c)
+            conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(exprs)} FROM {table} {where}")
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    n = conn.execute("SELECT COUNT(*) FROM settlement_lines").fetchone()[0]
+    conn.close()
+    return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, action="append", help="settlement lines (repeatable)")
+    ap.add_argument("--base-customers", type=int, default=2400)
+    ap.add_argument("--work", default="/tmp/invreconcile-bureau")
+    ap.add_argument("--skip-sqlite-audit-above", type=int, default=2_000_000)
+    a = ap.parse_args()
+    from invreconcile.sample import generate
+    work = Path(a.work)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    t0 = time.perf_counter()
+    generate(work / "base", customers=a.base_customers)
+    print(f"generated base in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    imp_sql = child("import_sqlite", work / "base", work / "base.db")
+    imp_lake = child("import_lake", work / "base", work / "base_lake")
+    print("import sqlite", imp_sql, "\nimport lake", imp_lake, file=sys.stderr)
+    import sqlite3
+    base_lines = sqlite3.connect(str(work / "base.db")).execute("SELECT COUNT(*) FROM settlement_lines").fetchone()[0]
+    rows = []
+    two = ["code_resold", "negative_stock"]
+    for target in a.lines or [1_000_000]:
+        copies = max(1, round(target / base_lines))
+        db = work / f"big{target}.db"
+        shutil.copy(work / "base.db", db)
+        t = time.perf_counter()
+        lines = replicate(db, copies)
+        rep_s = time.perf_counter() - t
+        exp = child("export", db, work / f"lake{target}")
+        print(f"{lines} lines: replicated in {rep_s:.0f} s, exported in {exp['seconds']:.0f} s", file=sys.stderr)
+        res = {"lines": lines, "copies": copies, "export": exp}
+        res["duckdb"] = child("audit_duckdb", work / f"lake{target}")
+        res["duckdb_two"] = child("audit_duckdb", work / f"lake{target}", *two)
+        res["pandas_two"] = child("pandas", work / f"lake{target}")
+        if lines <= a.skip_sqlite_audit_above:
+            res["sqlite"] = child("audit_sqlite", db)
+        print(json.dumps(res), file=sys.stderr)
+        rows.append(res)
+    print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+          f"{platform.platform()}")
+    print(f"import (base: {imp_sql['records']:,} records, {base_lines:,} settlement lines): "
+          f"SQLite {imp_sql['records'] / imp_sql['seconds']:,.0f} records/s (peak {imp_sql['peak_rss_mb']:.0f} MB), "
+          f"lake {imp_lake['records'] / imp_lake['seconds']:,.0f} records/s (peak {imp_lake['peak_rss_mb']:.0f} MB)")
+    print("| settlement lines | engine | full audit s | findings | peak RSS MB | two rules s (engine) | two rules s (pandas) | pandas peak MB |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        for eng in ("sqlite", "duckdb"):
+            if eng not in r:
+                continue
+            x = r[eng]
+            two_s = f"{r['duckdb_two']['seconds']:.1f}" if eng == "duckdb" else ""
+            pd_s = f"{r['pandas_two']['total_s']:.1f}" if eng == "duckdb" else ""
+            pd_m = f"{r['pandas_two']['peak_rss_mb']:.0f}" if eng == "duckdb" else ""
+            print(f"| {r['lines']:,} | {eng} | {x['seconds']:.1f} | {x['findings']:,} | {x['peak_rss_mb']:.0f} | {two_s} | {pd_s} | {pd_m} |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--step":
+        print(json.dumps(step(sys.argv[2], sys.argv[3:]), default=str))
+    else:
+        main()
