@@ -369,7 +369,8 @@ td.ts, td.period, td.nowrap { white-space: nowrap; word-break: normal; }
 a { color: var(--accent); }
 nav.toc { font-size: 13px; margin: 8px 0; } nav.toc a { margin-right: 14px; }
 p.sign { margin-top: 56px; font-size: 15px; }
-td.refs { font-size: 11px; color: var(--muted); word-break: normal; overflow-wrap: anywhere; min-width: 240px; }
+td.refs { font-size: 11px; color: var(--muted); word-break: normal; overflow-wrap: anywhere; min-width: 180px; }
+table[id^="sc-"] { font-size: 12px; } td.small { font-size: 11px; } td.desc { min-width: 260px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
 svg text { font-family: inherit; }
 @media print {
@@ -1309,7 +1310,7 @@ SC_STOCK_COLUMNS = [
 ]
 SC_GAP_COLUMNS = [
     ("severity", "严重程度", "Severity", "sev"), ("title", "问题", "Issue", "titles"), ("period", "期间", "Period", "period"),
-    ("message", "说明", "Description", "text"), ("items", "商品编码", "Items", "list"),
+    ("message", "说明", "Description", "lines"), ("items", "商品编码", "Items", "list"),
     ("setl_ids", "结算ID", "Settlements", "list"), ("id", "疑点编号", "Finding id", "code"),
     ("evidence_refs", "证据（文件:行）", "Evidence (file:row)", "refs"),
 ]
@@ -1351,7 +1352,7 @@ def _sc_cell(kind, v, row, w: _Words) -> str:
         shown = [esc(x) for x in vals[:limit]]
         if len(vals) > limit:
             shown.append(esc(w.pick(f"……另有 {len(vals) - limit} 行", f"... {len(vals) - limit} more")))
-        cls = ' class="code refs"' if kind in ("refs", "list") else ""
+        cls = ' class="code small"' if kind == "list" else ' class="desc"' if kind == "lines" else ""
         return f'<td{cls}>{"<br>".join(shown)}</td>'
     return f"<td>{esc(v)}</td>"
 
