@@ -22,13 +22,17 @@ WITH run AS (
            ON lm.setl_id = n.setl_id AND lm.store = n.store AND lm.item_id = n.item_id
     WHERE n.src = 'sale' AND n.setl_id IS NOT NULL
     GROUP BY n.store, n.item_id, n.setl_id
+), item_money AS (
+    -- per item, joined below (a correlated subquery in an aggregate's SELECT list does not run on Spark)
+    SELECT store, item_id, COUNT(*) AS n_sales, GROUP_CONCAT(setl_id) AS setl_ids, SUM(insured_fen) AS insured_fen
+    FROM money GROUP BY store, item_id
 )
 SELECT n.store, n.item_id, n.item_id AS items, MAX(n.item_name) AS item_name, MIN(n.day) AS day_first, MAX(n.day) AS day_last,
        MIN(n.stock) AS min_stock, '单位' AS unit,
        CAST(-MIN(n.stock) / COALESCE(MAX(n.convrat), 1) AS INTEGER) AS min_boxes,
-       (SELECT COUNT(*) FROM money m WHERE m.store = n.store AND m.item_id = n.item_id) AS n_sales,
-       (SELECT GROUP_CONCAT(m.setl_id) FROM money m WHERE m.store = n.store AND m.item_id = n.item_id) AS setl_ids,
-       CAST(COALESCE((SELECT SUM(m.insured_fen) FROM money m WHERE m.store = n.store AND m.item_id = n.item_id), 0) AS INTEGER) AS amount_fen,
+       COALESCE(MAX(im.n_sales), 0) AS n_sales, MAX(im.setl_ids) AS setl_ids,
+       CAST(COALESCE(MAX(im.insured_fen), 0) AS INTEGER) AS amount_fen,
        GROUP_CONCAT(n.ref) AS evidence
 FROM neg n
+LEFT JOIN item_money im ON im.store = n.store AND im.item_id = n.item_id
 GROUP BY n.store, n.item_id

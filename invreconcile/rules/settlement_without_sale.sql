@@ -20,6 +20,9 @@ WITH active AS (
     SELECT store, setl_id, item_id, SUM(CASE WHEN is_return = 1 THEN -qty ELSE qty END) AS qty,
            GROUP_CONCAT('sales:' || id) AS refs
     FROM sales WHERE deleted = 0 AND setl_id IS NOT NULL GROUP BY store, setl_id, item_id
+), ins_name AS (
+    -- the insurance name of each settled item (a join: Spark runs no subquery that refers two levels out)
+    SELECT store, setl_id, item_id, MAX(item_name) AS item_name FROM settlement_lines GROUP BY store, setl_id, item_id
 )
 SELECT a.store, a.day AS day_first, a.setl_id, a.setl_id AS setl_ids, a.psn_no AS psn_nos, a.ts,
        (SELECT GROUP_CONCAT(DISTINCT l.item_id) FROM settled l WHERE l.setl_id = a.setl_id AND l.store = a.store) AS items,
@@ -41,8 +44,8 @@ SELECT a.store, a.day, a.setl_id, a.setl_id, a.psn_no, a.ts, l.item_id,
 FROM active a
 JOIN settled l ON l.setl_id = a.setl_id AND l.store = a.store
 LEFT JOIN sold s ON s.setl_id = a.setl_id AND s.store = a.store AND s.item_id = l.item_id
+JOIN ins_name z ON z.setl_id = a.setl_id AND z.store = a.store AND z.item_id = l.item_id
 WHERE l.qty > 0 AND l.qty > COALESCE(s.qty, 0)
   AND EXISTS (SELECT 1 FROM sales x WHERE x.setl_id = a.setl_id AND x.store = a.store AND x.deleted = 0)
-  AND NOT EXISTS (SELECT 1 FROM name_map n JOIN sales x ON x.item_name = n.till_name AND x.setl_id = a.setl_id
-                  WHERE n.store = a.store AND n.insurance_name = (SELECT MAX(z.item_name) FROM settlement_lines z
-                        WHERE z.setl_id = a.setl_id AND z.store = a.store AND z.item_id = l.item_id) AND n.verdict = 'match')
+  AND NOT EXISTS (SELECT 1 FROM name_map n JOIN sales x ON x.item_name = n.till_name
+                  WHERE x.setl_id = a.setl_id AND n.store = a.store AND n.insurance_name = z.item_name AND n.verdict = 'match')

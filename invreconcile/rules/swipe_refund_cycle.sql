@@ -24,14 +24,18 @@ WITH cyc AS (
 ), its AS (
     SELECT DISTINCT c.store, c.psn_no, l.item_id FROM cyc c
     JOIN settlement_lines l ON l.setl_id = c.setl_id AND l.store = c.store AND l.deleted = 0
+), person_items AS (
+    -- per person, joined below (a correlated subquery in an aggregate's SELECT list does not run on Spark)
+    SELECT store, psn_no, GROUP_CONCAT(item_id) AS items FROM its GROUP BY store, psn_no
 )
 SELECT c.store, c.psn_no, c.psn_no AS psn_nos, COUNT(*) AS n, MIN(c.day) AS day_first, MAX(c.day) AS day_last,
        MIN(c.gap) AS min_gap, :window_min AS window_min, SUM(c.total_fen) AS total_fen, SUM(c.ins_fen) AS amount_fen,
        GROUP_CONCAT(c.setl_id || ',' || c.r_setl) AS setl_ids,
        GROUP_CONCAT('settlements:' || c.o_row || ',settlements:' || c.r_row) AS evidence,
-       (SELECT GROUP_CONCAT(i.item_id) FROM its i WHERE i.store = c.store AND i.psn_no = c.psn_no) AS items,
+       MAX(pi.items) AS items,
        CASE WHEN COUNT(*) >= :high_cycles THEN 'high' ELSE 'medium' END AS severity
 FROM cyc c
+LEFT JOIN person_items pi ON pi.store = c.store AND pi.psn_no = c.psn_no
 GROUP BY c.store, c.psn_no
 HAVING COUNT(*) >= :min_cycles
 ORDER BY c.store, c.psn_no
