@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 from ..errors import ConfigError
 
-ENGINES = ("sqlite", "duckdb")
+ENGINES = ("sqlite", "duckdb", "spark")
 
 _PARAM = re.compile(r"'(?:[^']|'')*'|--[^\n]*|(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -93,4 +93,8 @@ def get_engine(name: str, db=None, **options):
         from .duckdb import DuckDBEngine
         return DuckDBEngine(options.get("lake"), ledger=db, memory_limit=options.get("memory_limit"),
                             threads=options.get("threads"))
+    if name == "spark":
+        from .spark import SparkEngine
+        return SparkEngine(options.get("lake"), ledger=db, master=options.get("spark_master") or "local[*]",
+                           conf=options.get("spark_conf"))
     raise ConfigError(f"unknown engine '{name}'. Known: {', '.join(ENGINES)}.")
