@@ -290,7 +290,9 @@ def _print_findings_summary(result, limit: int = 20) -> None:
               help="Query engine the rules run on.")
 @click.option("--lake", "lake_dir", type=click.Path(file_okay=False),
               help="Parquet lake the duckdb/spark engines read (docs/lake.md); findings go to --db.")
-def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, lake_dir=None):
+@click.option("--spark-master", default="local[*]", show_default=True,
+              help="Spark master URL for --engine spark (spark://HOST:7077, yarn, local[N]).")
+def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, lake_dir=None, spark_master="local[*]"):
     """Run the rules, store the findings and print a summary. 稽核。"""
     from .audit import run_audit
     from .rules import load_config
@@ -305,7 +307,7 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
     from .engines import get_engine
     result = run_audit(db, stores=list(stores) or None, since=since, until=until,
                        rules=[r.strip() for r in rules.split(",") if r.strip()] if rules else None, config=cfg,
-                       engine=get_engine(engine, db, lake=lake_dir))
+                       engine=get_engine(engine, db, lake=lake_dir, spark_master=spark_master))
     lang = _lang()
     if json_path:
         payload = json.dumps([f.as_dict(lang) for f in result.findings], ensure_ascii=False, indent=1)
