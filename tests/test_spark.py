@@ -2,8 +2,8 @@
 findings SQLite gives on the ledger (same ids, amounts, evidence), and DuckDB's too.
 
 One local SparkSession for the module (``local[2]``, one shuffle partition, no UI, no
-whole-stage code generation: the sample is small and compiling code per query costs more
-than it saves)."""
+whole-stage code generation and no adaptive re-planning: the sample is small, and
+compiling code or re-planning per query costs more than it saves)."""
 from __future__ import annotations
 
 import json
@@ -33,14 +33,15 @@ from invreconcile.ledger import open_ledger  # noqa: E402
 from invreconcile.rules import load_config  # noqa: E402
 from invreconcile.sample import generate  # noqa: E402
 
+pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
+
 CONF = {"spark.sql.shuffle.partitions": "1", "spark.sql.codegen.wholeStage": "false",
-        "spark.default.parallelism": "2"}
+        "spark.sql.adaptive.enabled": "false", "spark.default.parallelism": "2"}
 
 
 @pytest.fixture(scope="module")
 def spark():
     session = build_session("local[2]", CONF, app_name="invreconcile-tests")
-    session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
 

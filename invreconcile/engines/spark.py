@@ -32,8 +32,10 @@ Nothing is fetched at run time: plain Parquet and SQL need no extra jars.
 from __future__ import annotations
 
 import decimal
+import os
 import re
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -143,7 +145,8 @@ def _plain(value):
 
 # --------------------------------------------------------------------------- engine
 
-def build_session(master: str = "local[*]", conf: dict | None = None, app_name: str = "invreconcile"):
+def build_session(master: str = "local[*]", conf: dict | None = None, app_name: str = "invreconcile",
+                  log_level: str = "ERROR"):
     """A SparkSession for ``master`` with :data:`DEFAULT_CONF` (plus ``conf``)."""
     try:
         from pyspark.sql import SparkSession
@@ -151,13 +154,17 @@ def build_session(master: str = "local[*]", conf: dict | None = None, app_name: 
         raise ConfigError(f"the spark engine needs pyspark ({exc}). Install it with: pip install 'invreconcile[spark]' "
                           "(and a Java 17 runtime)") from None
     builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
+    # temporary views only: keep Spark from making spark-warehouse/ in the working directory
+    warehouse = {"spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), "invreconcile-spark-warehouse")}
+    for key, value in {**warehouse, **DEFAULT_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
     try:
-        return builder.getOrCreate()
+        session = builder.getOrCreate()
     except Exception as exc:  # no Java, an unreachable master ...
         raise ConfigError(f"could not start Spark (master {master}): {type(exc).__name__}: {exc}. "
                           "Spark needs Java 17 (JAVA_HOME or java on PATH) and a reachable --spark-master.") from None
+    session.sparkContext.setLogLevel(log_level)
+    return session
 
 
 class SparkEngine:
@@ -227,8 +234,8 @@ class SparkEngine:
             df = (self.spark.read.schema(schema).option("recursiveFileLookup", "true")
                   .option("pathGlobFilter", "*.parquet").parquet(str(folder)))
             self._register(table, df)
-            if self.cache_tables:
-                self.spark.sql(f"CACHE TABLE `{table}`")
+            if self.cache_tables:  # lazily: on first use, so that tables no rule reads cost nothing
+                self.spark.sql(f"CACHE LAZY TABLE `{table}`")
 
     def load_ledger(self, db) -> None:
         """Copy the ledger's tables into Spark (small ledgers only)."""
