@@ -191,7 +191,15 @@ class SparkEngine:
             raise ConfigError("the spark engine needs a lake (--lake DIR) or a ledger (--db).")
         if lake is not None and not Path(lake).is_dir():
             raise ConfigError(f"{lake}: no lake here. Write one with 'invreconcile export-lake {lake}'.")
-        self._own = spark is None
+        if spark is None:
+            try:
+                from pyspark.sql import SparkSession
+                existing = SparkSession.getActiveSession()
+            except ImportError:  # build_session says what to install
+                existing = None
+            self._own = existing is None  # close() stops only a session this engine started
+        else:
+            self._own = False
         root = spark if spark is not None else build_session(master, conf)
         self.spark = root.newSession()
         if spark is not None:
