@@ -9,7 +9,12 @@ An engine offers what :mod:`invreconcile.audit` needs and nothing more:
 * ``analyze()`` after bulk changes (a no-op where it means nothing),
 * ``ledger``: the sqlite_utils Database where findings are stored, or None.
 
-Only :class:`SQLiteEngine` exists so far; DuckDB and Spark are a later issue.
+Engines: :class:`SQLiteEngine` (the embedded ledger, the default),
+:class:`invreconcile.engines.duckdb.DuckDBEngine` and
+:class:`invreconcile.engines.spark.SparkEngine` (both over the Parquet lake of
+:mod:`invreconcile.lake`; they translate the rule texts from SQLite's dialect with sqlglot
+and give SQLite's results: same finding ids and amounts, tested in tests/test_engines.py
+and tests/test_spark.py).
 """
 from __future__ import annotations
 

@@ -19,7 +19,11 @@ ledger rows), plus any columns the message templates name.
 
 The SQL keeps to what SQLite, DuckDB and Spark SQL share: no date functions (the ledger
 has ``day``, ``month``, ``epoch``, ``hour``, ``tod_min`` columns), ``GROUP_CONCAT`` for
-lists, ``||`` for text, window functions allowed.
+lists, ``||`` for text, window functions allowed. Spark refuses correlated scalar
+subqueries in the SELECT list of a grouped query and subqueries that refer two levels
+out: join a summary instead. ``CAST(x AS INTEGER)`` truncates (the engines make DuckDB and
+Spark do the same). tests/test_engines.py and tests/test_spark.py check that every rule
+gives the same findings on the three engines.
 
 Global parameters, bound in every rule: ``open_min`` / ``close_min`` (opening hours in
 minutes since midnight, default 07:00-23:00).
