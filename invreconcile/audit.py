@@ -37,6 +37,8 @@ VIEW_INDEXES = (
     ("v_movements", ("store", "item_id", "epoch")),
     ("v_item", ("store", "item_id")),
     ("v_count_book", ("store", "day")),
+    ("v_settlement", ("store", "epoch")),
+    ("v_settlement", ("psn_no", "epoch")),
     ("v_code_tx", ("code", "epoch")),
     ("v_code_tx", ("setl_id",)),
     ("v_line_money", ("setl_id", "store", "item_id")),

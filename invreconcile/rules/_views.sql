@@ -66,6 +66,14 @@ LEFT JOIN items o ON o.store = u.store AND o.item_id = u.item_id
 LEFT JOIN items g ON g.store = '' AND g.item_id = u.item_id
 LEFT JOIN sale_price sp ON sp.store = u.store AND sp.item_id = u.item_id
 ;
+-- Settlements that stand: originals (not reversals), not withdrawn, with a time, and
+-- not reversed by a 2103. The card-swipe rules start from here.
+CREATE VIEW v_settlement AS
+SELECT s.* FROM settlements s
+WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
+                  AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+;
 -- Dispensing transactions per trace code: a sale and the settlement that billed it are
 -- one transaction (same setl_id); a re-uploaded record with the same retail document
 -- too. reversed = 1 when a 2103 reversal names the settlement; returned = 1 when a

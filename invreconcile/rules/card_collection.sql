@@ -12,10 +12,7 @@
 -- param window_sec = 300  # length of the sliding window, seconds (5 minutes)
 -- param min_cards = 8  # settlements and different cards within the window needed for a finding (8 in 5 minutes: under 40 s per card; a real customer at one counter takes 1-2 minutes)
 WITH valid AS (
-    SELECT s.* FROM settlements s
-    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
-                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+    SELECT s.* FROM v_settlement s
 ), fwd AS (
     -- settlements in [this one, this one + window]
     SELECT valid.*, COUNT(*) OVER (PARTITION BY store ORDER BY epoch

@@ -13,10 +13,8 @@
 -- param max_boxes = 12  # boxes of one drug one person may buy within the window (12 weeks' long prescription at one box a week)
 -- param high_factor = 2.0  # high severity when the boxes reach this many times max_boxes
 WITH valid AS (
-    SELECT s.* FROM settlements s
-    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.psn_no IS NOT NULL AND s.psn_no <> ''
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
-                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+    SELECT s.* FROM v_settlement s
+    WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
 ), ln AS (
     SELECT l.id, l.store, l.setl_id, v.psn_no, l.item_id, COALESCE(l.item_name, o.item_name, g.item_name) AS item_name,
            v.epoch, v.day, v.id AS s_row, l.qty,

@@ -14,10 +14,8 @@
 -- param high_persons = 8  # from this many persons the finding is high severity
 -- param window_days = 7  # identical baskets at most this many days apart belong to one group
 WITH valid AS (
-    SELECT s.* FROM settlements s
-    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.psn_no IS NOT NULL AND s.psn_no <> ''
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
-                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+    SELECT s.* FROM v_settlement s
+    WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
 ), basket AS (
     -- an order-independent signature of the basket: number of lines and items, first and last
     -- item id, total quantity, sum of squared quantities and total amount

@@ -16,10 +16,8 @@
 -- param habit_nights = 10  # a store with night settlements on at least this many nights ...
 -- param habit_share = 0.25  # ... and on at least this share of its trading days trades at night routinely (24-hour store not configured)
 WITH valid AS (
-    SELECT s.* FROM settlements s
-    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.tod_min IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
-                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+    SELECT s.* FROM v_settlement s
+    WHERE s.tod_min IS NOT NULL
 ), hrs AS (
     SELECT v.*, COALESCE(h.open_min, :open_min) AS o_min, COALESCE(h.close_min, :close_min) AS c_min
     FROM valid v LEFT JOIN store_hours h ON h.store = v.store

@@ -13,10 +13,8 @@
 -- param day_high = 5  # from this many settlements in one day the finding is high severity
 -- param month_max = 10  # settlements per person per store per calendar month still accepted (a monthly refill is 1-2; 10 is every third day)
 WITH valid AS (
-    SELECT s.* FROM settlements s
-    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.psn_no IS NOT NULL AND s.psn_no <> ''
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
-                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+    SELECT s.* FROM v_settlement s
+    WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
 ), per_day AS (
     SELECT store, psn_no, day AS period_text, MIN(day) AS day_first, MAX(day) AS day_last, COUNT(*) AS n,
            :day_max AS limit_n, '当日' AS scope_zh, 'on' AS scope_en,

@@ -12,10 +12,7 @@
 -- param large_fen = 200000  # a single settlement total (medfee_sumamt) above this is reported, fen (2,000 yuan: 1.7 times Shanghai's 1,200-yuan monthly limit in one go; legitimate expensive purchases such as 安宫牛黄丸 or a quarter's anticoagulant reach 1,000-1,500 yuan)
 -- param otc_limit_fen = 0  # limit for settlements of OTC drugs only, fen; 0 = off (Shanghai: 20000 = 200 yuan)
 WITH valid AS (
-    SELECT s.* FROM settlements s
-    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
-                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+    SELECT s.* FROM v_settlement s
 ), lines AS (
     SELECT l.setl_id, l.store, COUNT(DISTINCT l.item_id) AS n_lines, GROUP_CONCAT(DISTINCT l.item_id) AS items,
            SUM(CASE WHEN COALESCE(o.rx_flag, g.rx_flag, '1') IN ('0', 'N', 'n', 'false', '否', '非处方') THEN 0 ELSE 1 END) AS rx_lines

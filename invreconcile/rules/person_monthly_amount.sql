@@ -13,10 +13,8 @@
 -- param min_settlements = 2  # the limit must be passed over at least this many settlements (one large settlement is person_large_settlement's finding)
 -- param high_factor = 2.0  # high severity when the month's total is at least this many times the limit
 WITH valid AS (
-    SELECT s.* FROM settlements s
-    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.psn_no IS NOT NULL AND s.psn_no <> ''
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
-                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+    SELECT s.* FROM v_settlement s
+    WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
 ), tot AS (
     SELECT psn_no, month, COUNT(*) AS n, COUNT(DISTINCT store) AS n_stores,
            SUM(COALESCE(medfee_fen, insurance_fen, 0)) AS total_fen, SUM(COALESCE(insurance_fen, 0)) AS amount_fen,

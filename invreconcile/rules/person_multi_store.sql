@@ -12,10 +12,8 @@
 -- param window_min = 60  # settlements of one person this many minutes apart or less belong to one group
 -- param high_stores = 3  # from this many different stores in a group the finding is high severity
 WITH valid AS (
-    SELECT s.* FROM settlements s
-    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.psn_no IS NOT NULL AND s.psn_no <> ''
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
-                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+    SELECT s.* FROM v_settlement s
+    WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
 ), seq AS (
     SELECT valid.*, LAG(epoch) OVER (PARTITION BY psn_no ORDER BY epoch, id) AS prev_epoch
     FROM valid

@@ -13,10 +13,8 @@
 -- param limit_fen = 20000  # single-purchase limit, fen (Shanghai: 200 yuan for an OTC purchase)
 -- param high_parts = 3  # from this many parts the finding is high severity
 WITH valid AS (
-    SELECT s.*, COALESCE(s.medfee_fen, s.insurance_fen, 0) AS total_fen FROM settlements s
-    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.psn_no IS NOT NULL AND s.psn_no <> ''
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
-                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+    SELECT s.*, COALESCE(s.medfee_fen, s.insurance_fen, 0) AS total_fen FROM v_settlement s
+    WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
 ), seq AS (
     SELECT valid.*, LAG(epoch) OVER (PARTITION BY store, psn_no ORDER BY epoch, id) AS prev_epoch
     FROM valid

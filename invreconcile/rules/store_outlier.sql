@@ -14,10 +14,8 @@
 -- param min_stores = 5  # fewer stores in a month are too few peers to compare
 -- param mad_floor = 0.05  # the MAD is taken as at least this share of the median (stores that are all alike)
 WITH valid AS (
-    SELECT s.* FROM settlements s
-    WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL AND s.month IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
-                      AND r.orig_setl_id = s.setl_id AND r.store = s.store)
+    SELECT s.* FROM v_settlement s
+    WHERE s.month IS NOT NULL
 ), sm AS (
     SELECT store, month, COUNT(*) AS n, SUM(COALESCE(insurance_fen, 0)) AS ins_fen, MIN(day) AS day_first,
            MAX(day) AS day_last, GROUP_CONCAT('settlements:' || id) AS evidence
