@@ -76,7 +76,7 @@ def import_paths(db, paths: Iterable[str | Path], *, kind: str | None = None, st
     """Import every file (folders are walked). Raises InputError for a file that cannot be read
     at all; files before it stay imported."""
     if kind is not None and kind not in KINDS:
-        raise InputError(kind, f"is not a record kind.", f"Use one of: {', '.join(KINDS)}.")
+        raise InputError(kind, "is not a record kind.", f"Use one of: {', '.join(KINDS)}.")
     results = []
     for path in expand_paths(paths):
         results.append(import_file(db, path, kind=kind, store=store, progress=progress))
@@ -170,17 +170,7 @@ def _flush(conn, src: Source, res: FileResult, pending: list[tuple[int, Converte
             chunk = hashes[i:i + 500]
             existing.update(h for (h,) in conn.execute(
                 f"SELECT rec_hash FROM {table} WHERE rec_hash IN ({','.join('?' * len(chunk))})", chunk))
-        new: dict[str, tuple[int, Converted]] = {}
-        dup_counts: dict[str, int] = {}
-        for row_no, conv in items:
-            h = conv.row["rec_hash"]
-            if h in existing or h in new:
-                dup_counts[h] = dup_counts.get(h, 0) + 1
-            else:
-                new[h] = (row_no, conv)
-        res.rows_duplicate += sum(dup_counts.values())
-        res.rows_accepted += len(new)
-        res.by_table[table] = res.by_table.get(table, 0) + len(new)
+        new, dup_counts = split_new(items, existing, res, table)
         if table == "items":
             # a later catalog replaces an item's earlier description
             conn.executemany("DELETE FROM items WHERE store = ? AND item_id = ?",
@@ -205,32 +195,58 @@ def _flush(conn, src: Source, res: FileResult, pending: list[tuple[int, Converte
             conn.executemany(
                 "INSERT OR IGNORE INTO item_products(product_key, store, item_id) VALUES (?,?,?)",
                 [(key, c.row["store"], c.row["item_id"]) for c in (x[1] for x in new.values())
-                 for key in _product_keys(c.row)])
-        events = []
-        for h, (row_no, conv) in new.items():
-            if not conv.event:
-                continue
-            r = conv.row
-            for tc in conv.codes:
-                code = code_text(tc)
-                if not code:
-                    continue
-                events.append((
-                    code, tc.kind, tc.product_key, conv.event, r["store"], r.get("item_id"), r.get("qty"),
-                    r.get("trdn_flag"), r.get("setl_id"), r.get("psn_no"),
-                    r.get("rtal_docno") or r.get("dynt_no") or r.get("doc_no"),
-                    r.get("peer_store"), tc.expiry.isoformat() if getattr(tc, "expiry", None) else r.get("expy_end"),
-                    r.get("mode"), table, ids[h],
-                    r.get("ts"), r.get("day"), r.get("month"), r.get("epoch"), r.get("hour"), r.get("tod_min"), r.get("dow"),
-                ))
+                 for key in product_keys(c.row)])
+        events = [tuple(e.values()) for h, (_, conv) in new.items() for e in code_events_of(conv, table, ids[h])]
         if events:
             conn.executemany(
-                "INSERT INTO code_events(code, code_kind, product_key, event, store, item_id, qty, trdn_flag, setl_id, "
-                "psn_no, doc_no, peer_store, expy_end, detail, src_table, src_id, ts, day, month, epoch, hour, tod_min, dow) "
-                "VALUES (" + ",".join("?" * 23) + ")", events)
+                f"INSERT INTO code_events({', '.join(EVENT_COLUMNS)}) VALUES ({','.join('?' * len(EVENT_COLUMNS))})",
+                events)
 
 
-def _product_keys(row: dict) -> list[str]:
+EVENT_COLUMNS = ("code", "code_kind", "product_key", "event", "store", "item_id", "qty", "trdn_flag", "setl_id",
+                 "psn_no", "doc_no", "peer_store", "expy_end", "detail", "src_table", "src_id",
+                 "ts", "day", "month", "epoch", "hour", "tod_min", "dow")
+
+
+def split_new(items: list[tuple[int, Converted]], known, res: FileResult, table: str):
+    """Records new to the ledger (first of each hash) and the count of repeats per hash;
+    counts them in ``res``. ``known``: hashes the ledger already holds."""
+    new: dict[str, tuple[int, Converted]] = {}
+    dup_counts: dict[str, int] = {}
+    for row_no, conv in items:
+        h = conv.row["rec_hash"]
+        if h in known or h in new:
+            dup_counts[h] = dup_counts.get(h, 0) + 1
+        else:
+            new[h] = (row_no, conv)
+    res.rows_duplicate += sum(dup_counts.values())
+    res.rows_accepted += len(new)
+    res.by_table[table] = res.by_table.get(table, 0) + len(new)
+    return new, dup_counts
+
+
+def code_events_of(conv: Converted, table: str, row_id: int) -> list[dict]:
+    """The code_events rows of one accepted record (columns in EVENT_COLUMNS order)."""
+    if not conv.event:
+        return []
+    r = conv.row
+    out = []
+    for tc in conv.codes:
+        code = code_text(tc)
+        if not code:
+            continue
+        out.append({
+            "code": code, "code_kind": tc.kind, "product_key": tc.product_key, "event": conv.event,
+            "store": r["store"], "item_id": r.get("item_id"), "qty": r.get("qty"), "trdn_flag": r.get("trdn_flag"),
+            "setl_id": r.get("setl_id"), "psn_no": r.get("psn_no"),
+            "doc_no": r.get("rtal_docno") or r.get("dynt_no") or r.get("doc_no"), "peer_store": r.get("peer_store"),
+            "expy_end": tc.expiry.isoformat() if getattr(tc, "expiry", None) else r.get("expy_end"),
+            "detail": r.get("mode"), "src_table": table, "src_id": row_id,
+            **{k: r.get(k) for k in ("ts", "day", "month", "epoch", "hour", "tod_min", "dow")}})
+    return out
+
+
+def product_keys(row: dict) -> list[str]:
     keys = []
     for p in (row.get("trace_prefix") or "").split(","):
         if p:

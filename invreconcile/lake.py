@@ -26,7 +26,7 @@ import shutil
 import sqlite3
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 from .errors import ConfigError, InputError
 
@@ -110,7 +110,6 @@ class _PartitionedWriter:
 
     def write(self, tbl) -> None:
         """``tbl``: a pyarrow Table with the canonical columns, sorted by store, month."""
-        import pyarrow as pa
         tbl = tbl.select(self.schema.names).cast(self.schema)
         n = tbl.num_rows
         if n == 0:
@@ -344,9 +343,9 @@ def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str |
     Returns the :class:`invreconcile.importer.FileResult` per file."""
     _need_arrow()
     from .headers import KINDS
-    from .importer import FileResult, _product_keys, expand_paths
+    from .importer import FileResult, expand_paths
     from .readers import open_source, read_records
-    from .records import STORELESS_KINDS, Ctx, Rejected, code_text, convert
+    from .records import STORELESS_KINDS, Ctx, Rejected, convert
 
     if kind is not None and kind not in KINDS:
         raise InputError(kind, "is not a record kind.", f"Use one of: {', '.join(KINDS)}.")
@@ -398,11 +397,11 @@ def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str |
                     k: conv.row[k] for k in ("convrat", "pack_unit", "min_unit")}
             pending.append((raw.row, conv))
             if len(pending) >= 2000:  # the importer's batch: de-duplication order matters for ids
-                _flush(li, src, res, pending, code_text, _product_keys)
+                _flush(li, src, res, pending)
                 pending = []
                 if progress:
                     progress(res.rows_read)
-        _flush(li, src, res, pending, code_text, _product_keys)
+        _flush(li, src, res, pending)
         if progress:
             progress(res.rows_read)
         res.kind = res.kind or src.kind or ",".join(sorted(k for k in kinds_seen if k)) or None
@@ -416,23 +415,15 @@ def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str |
     return results
 
 
-def _flush(li: _LakeImport, src, res, pending, code_text, product_keys) -> None:
+def _flush(li: _LakeImport, src, res, pending) -> None:
+    from .importer import code_events_of, product_keys, split_new
+
     by_table: dict[str, list] = {}
     for row_no, conv in pending:
         by_table.setdefault(conv.table, []).append((row_no, conv))
     for table, items in by_table.items():
         known = li.hashes[table]
-        new: dict[str, tuple] = {}
-        dup_counts: dict[str, int] = {}
-        for row_no, conv in items:
-            h = conv.row["rec_hash"]
-            if h in known or h in new:
-                dup_counts[h] = dup_counts.get(h, 0) + 1
-            else:
-                new[h] = (row_no, conv)
-        res.rows_duplicate += sum(dup_counts.values())
-        res.rows_accepted += len(new)
-        res.by_table[table] = res.by_table.get(table, 0) + len(new)
+        new, dup_counts = split_new(items, known, res, table)
         if table == "items":
             for _, c in new.values():
                 li.delete_item(c.row["store"], c.row["item_id"])
@@ -455,20 +446,6 @@ def _flush(li: _LakeImport, src, res, pending, code_text, product_keys) -> None:
             for c in (x[1] for x in new.values()):
                 for key in product_keys(c.row):
                     li.item_products.add((key, c.row["store"], c.row["item_id"]))
-        for h, (row_no, conv) in new.items():
-            if not conv.event:
-                continue
-            r = conv.row
-            for tc in conv.codes:
-                code = code_text(tc)
-                if not code:
-                    continue
-                li.add("code_events", {
-                    "code": code, "code_kind": tc.kind, "product_key": tc.product_key, "event": conv.event,
-                    "store": r["store"], "item_id": r.get("item_id"), "qty": r.get("qty"),
-                    "trdn_flag": r.get("trdn_flag"), "setl_id": r.get("setl_id"), "psn_no": r.get("psn_no"),
-                    "doc_no": r.get("rtal_docno") or r.get("dynt_no") or r.get("doc_no"),
-                    "peer_store": r.get("peer_store"),
-                    "expy_end": tc.expiry.isoformat() if getattr(tc, "expiry", None) else r.get("expy_end"),
-                    "detail": r.get("mode"), "src_table": table, "src_id": ids[h],
-                    **{k: r.get(k) for k in ("ts", "day", "month", "epoch", "hour", "tod_min", "dow")}})
+        for h, (_, conv) in new.items():
+            for event in code_events_of(conv, table, ids[h]):
+                li.add("code_events", event)

@@ -6,6 +6,7 @@ printer would. No WebDriver, no network: the browser is told not to talk to anyo
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -124,7 +125,6 @@ class Page:
     for real clicks and key presses. Use as a context manager."""
 
     def __init__(self, binary: str, workdir: Path, *, window=(1400, 1000), timeout: float = 60):
-        import json  # noqa: F401  (used by the methods)
         self.timeout = timeout
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -155,7 +155,6 @@ class Page:
         self.call("Runtime.enable")
 
     def call(self, method: str, params: dict | None = None, *, session: bool = True) -> dict:
-        import json
         import select
         import time
         self._id += 1
@@ -201,7 +200,6 @@ class Page:
 
     def click(self, selector: str) -> None:
         """A real mouse click (pressed, released) at the middle of the element."""
-        import json
         box = self.evaluate(
             f"(function(){{var e=document.querySelector({json.dumps(selector)}); if(!e) return null;"
             "e.scrollIntoView({block:'center'}); var b=e.getBoundingClientRect();"

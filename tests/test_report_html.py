@@ -3,7 +3,6 @@ and, in a real headless Chromium, charts drawn, filters working, printable, scre
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
 
