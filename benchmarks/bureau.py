@@ -96,6 +96,9 @@ def replicate(db_path: Path, copies: int) -> int:
         where = "WHERE store <> ''" if table in ("items", "item_products") else ""
         if "id" in cols:
             where = (where + " AND " if where else "WHERE ") + f"id < {OFFSET}"
+        else:  # no id: copy only the base rows (copies carry an 'x<k>' suffix)
+            first = next(c for c in cols if c in SUFFIXED)
+            where = (where + " AND " if where else "WHERE ") + f"({first} IS NULL OR {first} NOT GLOB '*x[0-9]*')"
         for k in range(1, copies):
             exprs = []
             for c in cols:

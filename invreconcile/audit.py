@@ -90,21 +90,21 @@ def prepare(engine, config: Config) -> None:
 
 def run_rule(engine, rule: Rule, config: Config) -> list[Finding]:
     names, rows = engine.query(rule.sql, rule.bind(config.overrides(rule)))
+    rows = [dict(zip(names, values)) for values in rows]
+    evidence = resolve_evidence(engine, [split_list(row.get("evidence")) for row in rows])
     out = []
-    for values in rows:
-        row = dict(zip(names, values))
+    for row, (ev, total) in zip(rows, evidence):
         store = row.get("store") or ""
         day_first, day_last = row.get("day_first"), row.get("day_last") or row.get("day_first")
         period = row.get("period") or (day_first if day_first == day_last else f"{day_first}..{day_last}" if day_first else "")
         lists = {k: split_list(row.get(k)) for k in ("setl_ids", "codes", "psn_nos", "items")}
         severity = row.get("severity") or rule.severity
         fid = finding_id(rule.id, store, period, *lists.values())
-        evidence, total = resolve_evidence(engine, split_list(row.get("evidence")))
         out.append(Finding(
             id=fid, rule=rule.id, category=rule.category, severity=severity, store=store, period=period,
             day_first=day_first, day_last=day_last, **lists, amount_fen=int(row.get("amount_fen") or 0),
             title_zh=rule.title_zh, title_en=rule.title_en, message_zh=_fill(rule.message_zh, row),
-            message_en=_fill(rule.message_en, row), evidence=evidence, evidence_total=total))
+            message_en=_fill(rule.message_en, row), evidence=ev, evidence_total=total))
     return out
 
 

@@ -120,23 +120,32 @@ def load(db, *, finding_id: str | None = None, stores=None, categories=None, sev
     return out
 
 
-def resolve_evidence(engine, refs: list[str]) -> tuple[list[dict], int]:
-    """``table:id`` references -> rows with their source file and row (first EVIDENCE_LIMIT)."""
-    parsed = []
-    for ref in dict.fromkeys(refs):
-        table, _, rid = ref.partition(":")
-        if rid.isdigit() and table.isidentifier():
-            parsed.append((table, int(rid)))
-    parsed.sort()
-    total = len(parsed)
-    out = []
-    by_table: dict[str, list[int]] = {}
-    for table, rid in parsed[:EVIDENCE_LIMIT]:
-        by_table.setdefault(table, []).append(rid)
+def resolve_evidence(engine, ref_lists: list[list[str]]) -> list[tuple[list[dict], int]]:
+    """For each finding's ``table:id`` references: the rows with their source file and row
+    (the first EVIDENCE_LIMIT, sorted) and how many there are. One query per table for all
+    findings, so that engines with a per-query cost (DuckDB, Spark) stay fast."""
+    wanted: list[tuple[list[tuple[str, int]], int]] = []
+    by_table: dict[str, set[int]] = {}
+    for refs in ref_lists:
+        parsed = set()
+        for ref in refs:
+            table, _, rid = ref.partition(":")
+            if rid.isdigit() and table.isidentifier():
+                parsed.add((table, int(rid)))
+        ordered = sorted(parsed)
+        wanted.append((ordered[:EVIDENCE_LIMIT], len(ordered)))
+        for table, rid in ordered[:EVIDENCE_LIMIT]:
+            by_table.setdefault(table, set()).add(rid)
+    found: dict[tuple[str, int], tuple] = {}
     for table, ids in by_table.items():
-        _, rows = engine.query(f"SELECT id, src_file, src_row FROM {table} WHERE id IN ({','.join(map(str, ids))})")
-        found = {r[0]: r[1:] for r in rows}
-        for rid in ids:
-            if rid in found:
-                out.append({"table": table, "id": rid, "src_file": found[rid][0], "src_row": found[rid][1]})
-    return out, total
+        ids = sorted(ids)
+        for i in range(0, len(ids), 5000):
+            chunk = ids[i:i + 5000]
+            _, rows = engine.query(f"SELECT id, src_file, src_row FROM {table} WHERE id IN ({','.join(map(str, chunk))})")
+            for r in rows:
+                found[(table, r[0])] = (r[1], r[2])
+    out = []
+    for refs, total in wanted:
+        out.append(([{"table": t, "id": rid, "src_file": found[(t, rid)][0], "src_row": found[(t, rid)][1]}
+                     for t, rid in refs if (t, rid) in found], total))
+    return out
