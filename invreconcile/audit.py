@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -67,25 +68,45 @@ def select_rules(rules: list[Rule], wanted: list[str] | None, config: Config) ->
     return [r for r in rules if r.id not in config.disabled]
 
 
-def prepare(engine, config: Config) -> None:
+def _needed(rules: list[Rule]) -> set[str]:
+    """The shared views (and their dependencies) and helper tables the rules read."""
+    texts = {name: stmt for name, stmt in zip(view_names(), view_statements())}
+    need = {name for name in [*texts, "store_hours", "name_map"]
+            if any(re.search(rf"\b{name}\b", r.sql) for r in rules)}
+    frontier = list(need)
+    while frontier:
+        body = texts.get(frontier.pop(), "")
+        for name in texts:
+            if name not in need and re.search(rf"\b{name}\b", body):
+                need.add(name)
+                frontier.append(name)
+    return need
+
+
+def prepare(engine, config: Config, rules: list[Rule] | None = None) -> None:
     """Tables the rules read besides the ledger: opening hours per store, the shared views
     (materialised once per audit and indexed, so that rules reading them several times do
-    not recompute them), name matches."""
-    open_min = config.globals.get("open_min", 7 * 60)
-    close_min = config.globals.get("close_min", 23 * 60)
-    _, rows = engine.query("SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales")
-    engine.write_rows(
-        "store_hours", ("store", "open_min", "close_min"),
-        [(s, 0 if s in config.stores_24h else open_min, 1440 if s in config.stores_24h else close_min)
-         for (s,) in sorted(rows)],
-        "CREATE TABLE store_hours (store TEXT PRIMARY KEY, open_min INTEGER, close_min INTEGER)")
+    not recompute them), name matches. Only what ``rules`` (default: all) need is built."""
+    need = _needed(rules if rules is not None else builtin_rules())
+    if "store_hours" in need:
+        open_min = config.globals.get("open_min", 7 * 60)
+        close_min = config.globals.get("close_min", 23 * 60)
+        _, rows = engine.query("SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales")
+        engine.write_rows(
+            "store_hours", ("store", "open_min", "close_min"),
+            [(s, 0 if s in config.stores_24h else open_min, 1440 if s in config.stores_24h else close_min)
+             for (s,) in sorted(rows)],
+            "CREATE TABLE store_hours (store TEXT PRIMARY KEY, open_min INTEGER, close_min INTEGER)")
     engine.analyze()  # statistics, so that the planner picks the selective indexes
     for name, statement in zip(view_names(), view_statements()):
-        engine.create_table_as(name, statement.split(" AS\n", 1)[1])
+        if name in need:
+            engine.create_table_as(name, statement.split(" AS\n", 1)[1])
     for name, cols in VIEW_INDEXES:
-        engine.index(name, cols)
+        if name in need:
+            engine.index(name, cols)
     engine.analyze()
-    refresh_name_map(engine)
+    if "name_map" in need:
+        refresh_name_map(engine)
 
 
 def run_rule(engine, rule: Rule, config: Config) -> list[Finding]:
@@ -119,7 +140,7 @@ def run_audit(db, *, stores: list[str] | None = None, since: str | None = None, 
     config = config or Config()
     engine = engine or SQLiteEngine(db)
     chosen = select_rules(builtin_rules(), rules, config)
-    prepare(engine, config)
+    prepare(engine, config, chosen)
     findings: dict[str, Finding] = {}
     errors = {}
     for rule in chosen:
