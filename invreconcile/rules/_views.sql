@@ -74,27 +74,6 @@ WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.epoch IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
                   AND r.orig_setl_id = s.setl_id AND r.store = s.store)
 ;
--- Dispensing transactions per trace code: a sale and the settlement that billed it are
--- one transaction (same setl_id); a re-uploaded record with the same retail document
--- too. reversed = 1 when a 2103 reversal names the settlement; returned = 1 when a
--- sale return (3506) carries the code or names the settlement.
-CREATE VIEW v_code_tx AS
-WITH ev AS (
-    SELECT e.*, COALESCE(e.setl_id, e.doc_no, e.src_table || ':' || e.src_id) AS tx
-    FROM code_events e
-    WHERE e.event IN ('sold', 'settled') AND e.code_kind IN ('cn20', 'gs1', 'ma')
-)
-SELECT ev.code, ev.store, ev.tx, MAX(ev.setl_id) AS setl_id, MIN(ev.epoch) AS epoch, MIN(ev.ts) AS ts, MIN(ev.day) AS day,
-       MIN(ev.month) AS month, COALESCE(MAX(ev.trdn_flag), 0) AS trdn, MAX(ev.item_id) AS item_id,
-       MAX(ev.psn_no) AS psn_no, MAX(ev.product_key) AS product_key, MAX(ev.code_kind) AS code_kind,
-       MAX(CASE WHEN ev.event = 'sold' THEN ev.qty END) AS sold_qty,
-       MAX(ev.expy_end) AS expy_end,
-       GROUP_CONCAT(ev.src_table || ':' || ev.src_id) AS refs,
-       MAX(CASE WHEN EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
-                             AND r.orig_setl_id = ev.setl_id) THEN 1 ELSE 0 END) AS reversed
-FROM ev
-GROUP BY ev.code, ev.store, ev.tx
-;
 -- Insurance money of each settlement line per box: the line's share of its settlement's
 -- insurance payment (fund + personal account), split over the line's codes.
 CREATE VIEW v_line_money AS
@@ -109,3 +88,32 @@ FROM settlement_lines l
 JOIN tot t ON t.setl_id = l.setl_id AND t.store = l.store
 LEFT JOIN settlements s ON s.setl_id = l.setl_id AND s.store = l.store AND s.is_reversal = 0 AND s.deleted = 0
 WHERE l.deleted = 0
+;
+-- Dispensing transactions per trace code: a sale and the settlement that billed it are
+-- one transaction (same setl_id); a re-uploaded record with the same retail document
+-- too. reversed = 1 when a 2103 reversal names the settlement; returned = 1 when a
+-- sale return (3506) carries the code or names the settlement. box_fen = the insurance
+-- money of one box of the transaction's settlement line (0 for a cash sale).
+CREATE VIEW v_code_tx AS
+WITH ev AS (
+    SELECT e.*, COALESCE(e.setl_id, e.doc_no, e.src_table || ':' || e.src_id) AS tx
+    FROM code_events e
+    WHERE e.event IN ('sold', 'settled') AND e.code_kind IN ('cn20', 'gs1', 'ma')
+), grouped AS (
+    SELECT ev.code, ev.store, ev.tx, MAX(ev.setl_id) AS setl_id, MIN(ev.epoch) AS epoch, MIN(ev.ts) AS ts, MIN(ev.day) AS day,
+       MIN(ev.month) AS month, COALESCE(MAX(ev.trdn_flag), 0) AS trdn, MAX(ev.item_id) AS item_id,
+       MAX(ev.psn_no) AS psn_no, MAX(ev.product_key) AS product_key, MAX(ev.code_kind) AS code_kind,
+       MAX(CASE WHEN ev.event = 'sold' THEN ev.qty END) AS sold_qty,
+       MAX(ev.expy_end) AS expy_end,
+       GROUP_CONCAT(ev.src_table || ':' || ev.src_id) AS refs,
+       MAX(CASE WHEN EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0
+                             AND r.orig_setl_id = ev.setl_id) THEN 1 ELSE 0 END) AS reversed
+FROM ev
+GROUP BY ev.code, ev.store, ev.tx
+), money AS (
+    SELECT setl_id, store, item_id, SUM(insured_fen / CASE WHEN code_count > 0 THEN code_count ELSE 1 END) AS fen
+    FROM v_line_money GROUP BY setl_id, store, item_id
+)
+SELECT g.*, CAST(COALESCE(m.fen, 0) AS INTEGER) AS box_fen
+FROM grouped g LEFT JOIN money m ON m.setl_id = g.setl_id AND m.store = g.store AND m.item_id = g.item_id
+;
