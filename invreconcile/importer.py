@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from . import codes as codes_mod
 from .errors import InputError
@@ -96,51 +96,18 @@ def import_file(db, path, *, kind: str | None = None, store: str | None = None,
         res.skipped = True
         return res
     ctx = Ctx(store, load_catalog(db))
-    records = read_records(src)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        pending: list[tuple[int, Converted]] = []
-        first = True
-        kinds_seen: set[str] = set()
-        for raw in records:
-            if first:
-                first = False
-                if src.kind and src.kind not in STORELESS_KINDS and not src.has_store_column and not store:
-                    raise InputError(src.path, "has no fixmedins_code (定点机构编码) column, so its store is unknown.",
-                                     "Give the store with --store CODE.")
-                res.header_guesses = src.headers.guesses if src.headers else []
-                res.ignored_columns = src.headers.ignored if src.headers else []
-            res.rows_read += 1
-            if "__error__" in raw.fields:
-                col, msg = raw.fields["__error__"]
-                _reject(conn, src, res, raw.row, raw.kind or src.kind, store, Rejected(col, None, msg))
-                continue
-            rkind = raw.kind or src.kind
-            kinds_seen.add(rkind)
-            try:
-                conv = convert(rkind, raw.fields, raw.columns, ctx, raw.store)
-            except Rejected as rej:
-                _reject(conn, src, res, raw.row, rkind, raw.store or store, rej)
-                continue
-            if conv.table == "items":
-                ctx.catalog[(conv.row["store"], conv.row["item_id"])] = {
-                    k: conv.row[k] for k in ("convrat", "pack_unit", "min_unit")}
-            pending.append((raw.row, conv))
-            if len(pending) >= BATCH:
-                _flush(conn, src, res, pending)
-                pending = []
-                if progress:
-                    progress(res.rows_read)
-        _flush(conn, src, res, pending)
-        if progress:
-            progress(res.rows_read)
-        res.kind = res.kind or src.kind or ",".join(sorted(k for k in kinds_seen if k)) or None
-        conn.execute(
-            "INSERT INTO files(sha256, path, kind, store, imported_at, rows_read, rows_accepted, rows_duplicate, "
-            "rows_rejected, header_guesses) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (src.sha256, str(path), res.kind, store, dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds"),
-             res.rows_read, res.rows_accepted, res.rows_duplicate, res.rows_rejected,
-             json.dumps(res.header_guesses, ensure_ascii=False) if res.header_guesses else None))
+        def reject(row, rkind, rstore, rej: Rejected) -> None:
+            conn.execute(
+                "INSERT INTO rejects(src_file, src_sha256, src_row, kind, store, column_name, reason, found, expected) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                (str(src.path), src.sha256, row, rkind, rstore, rej.column, rej.reason, rej.found, rej.expected))
+
+        for batch in converted_batches(src, res, ctx, store, reject, progress):
+            _flush(conn, src, res, batch)
+        meta = file_row(src, res, store)
+        conn.execute(f"INSERT INTO files({', '.join(meta)}) VALUES ({','.join('?' * len(meta))})", list(meta.values()))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -148,13 +115,58 @@ def import_file(db, path, *, kind: str | None = None, store: str | None = None,
     return res
 
 
-def _reject(conn, src: Source, res: FileResult, row: int, kind, store, rej: Rejected) -> None:
-    res.rows_rejected += 1
-    res.reject_reasons[rej.reason] = res.reject_reasons.get(rej.reason, 0) + 1
-    conn.execute(
-        "INSERT INTO rejects(src_file, src_sha256, src_row, kind, store, column_name, reason, found, expected) "
-        "VALUES (?,?,?,?,?,?,?,?,?)",
-        (str(src.path), src.sha256, row, kind, store, rej.column, rej.reason, rej.found, rej.expected))
+def converted_batches(src: Source, res: FileResult, ctx: Ctx, store: str | None,
+                      reject: Callable[[int, str | None, str | None, Rejected], None],
+                      progress: Callable[[int], None] | None = None) -> Iterator[list[tuple[int, Converted]]]:
+    """Read and convert one file's records: yields batches of (row, Converted), hands each
+    rejected record to ``reject(row, kind, store, Rejected)``, counts into ``res``.
+    Shared by the SQLite importer and the lake importer."""
+    pending: list[tuple[int, Converted]] = []
+    kinds_seen: set[str] = set()
+    first = True
+    for raw in read_records(src):
+        if first:
+            first = False
+            if src.kind and src.kind not in STORELESS_KINDS and not src.has_store_column and not store:
+                raise InputError(src.path, "has no fixmedins_code (定点机构编码) column, so its store is unknown.",
+                                 "Give the store with --store CODE.")
+            res.header_guesses = src.headers.guesses if src.headers else []
+            res.ignored_columns = src.headers.ignored if src.headers else []
+        res.rows_read += 1
+        rkind = raw.kind or src.kind
+        try:
+            if "__error__" in raw.fields:
+                col, msg = raw.fields["__error__"]
+                raise Rejected(col, None, msg)
+            kinds_seen.add(rkind)
+            conv = convert(rkind, raw.fields, raw.columns, ctx, raw.store)
+        except Rejected as rej:
+            res.rows_rejected += 1
+            res.reject_reasons[rej.reason] = res.reject_reasons.get(rej.reason, 0) + 1
+            reject(raw.row, rkind, raw.store or store, rej)
+            continue
+        if conv.table == "items":
+            ctx.catalog[(conv.row["store"], conv.row["item_id"])] = {
+                k: conv.row[k] for k in ("convrat", "pack_unit", "min_unit")}
+        pending.append((raw.row, conv))
+        if len(pending) >= BATCH:
+            yield pending
+            pending = []
+            if progress:
+                progress(res.rows_read)
+    yield pending
+    if progress:
+        progress(res.rows_read)
+    res.kind = res.kind or src.kind or ",".join(sorted(k for k in kinds_seen if k)) or None
+
+
+def file_row(src: Source, res: FileResult, store: str | None) -> dict:
+    """The ``files`` record of an imported file."""
+    return {"sha256": src.sha256, "path": res.path, "kind": res.kind, "store": store,
+            "imported_at": dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds"),
+            "rows_read": res.rows_read, "rows_accepted": res.rows_accepted, "rows_duplicate": res.rows_duplicate,
+            "rows_rejected": res.rows_rejected,
+            "header_guesses": json.dumps(res.header_guesses, ensure_ascii=False) if res.header_guesses else None}
 
 
 def _flush(conn, src: Source, res: FileResult, pending: list[tuple[int, Converted]]) -> None:

@@ -20,8 +20,6 @@ ledger's row ids (evidence refers to them as ``table:id``).
 """
 from __future__ import annotations
 
-import datetime as dt
-import json
 import shutil
 import sqlite3
 from functools import lru_cache
@@ -343,9 +341,9 @@ def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str |
     Returns the :class:`invreconcile.importer.FileResult` per file."""
     _need_arrow()
     from .headers import KINDS
-    from .importer import FileResult, expand_paths
-    from .readers import open_source, read_records
-    from .records import STORELESS_KINDS, Ctx, Rejected, convert
+    from .importer import FileResult, converted_batches, expand_paths, file_row
+    from .readers import open_source
+    from .records import Ctx
 
     if kind is not None and kind not in KINDS:
         raise InputError(kind, "is not a record kind.", f"Use one of: {', '.join(KINDS)}.")
@@ -361,56 +359,15 @@ def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str |
             res.skipped = True
             continue
         ctx = Ctx(store, li.catalog())
-        first = True
-        kinds_seen: set[str] = set()
-        pending = []
 
         def reject(row, rkind, rstore, rej):
-            res.rows_rejected += 1
-            res.reject_reasons[rej.reason] = res.reject_reasons.get(rej.reason, 0) + 1
             li.add("rejects", {"src_file": str(src.path), "src_sha256": src.sha256, "src_row": row, "kind": rkind,
                                "store": rstore, "column_name": rej.column, "reason": rej.reason,
                                "found": rej.found, "expected": rej.expected})
 
-        for raw in read_records(src):
-            if first:
-                first = False
-                if src.kind and src.kind not in STORELESS_KINDS and not src.has_store_column and not store:
-                    raise InputError(src.path, "has no fixmedins_code (定点机构编码) column, so its store is unknown.",
-                                     "Give the store with --store CODE.")
-                res.header_guesses = src.headers.guesses if src.headers else []
-                res.ignored_columns = src.headers.ignored if src.headers else []
-            res.rows_read += 1
-            if "__error__" in raw.fields:
-                col, msg = raw.fields["__error__"]
-                reject(raw.row, raw.kind or src.kind, store, Rejected(col, None, msg))
-                continue
-            rkind = raw.kind or src.kind
-            kinds_seen.add(rkind)
-            try:
-                conv = convert(rkind, raw.fields, raw.columns, ctx, raw.store)
-            except Rejected as rej:
-                reject(raw.row, rkind, raw.store or store, rej)
-                continue
-            if conv.table == "items":
-                ctx.catalog[(conv.row["store"], conv.row["item_id"])] = {
-                    k: conv.row[k] for k in ("convrat", "pack_unit", "min_unit")}
-            pending.append((raw.row, conv))
-            if len(pending) >= 2000:  # the importer's batch: de-duplication order matters for ids
-                _flush(li, src, res, pending)
-                pending = []
-                if progress:
-                    progress(res.rows_read)
-        _flush(li, src, res, pending)
-        if progress:
-            progress(res.rows_read)
-        res.kind = res.kind or src.kind or ",".join(sorted(k for k in kinds_seen if k)) or None
-        li.files[src.sha256] = {
-            "sha256": src.sha256, "path": str(path), "kind": res.kind, "store": store,
-            "imported_at": dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds"),
-            "rows_read": res.rows_read, "rows_accepted": res.rows_accepted, "rows_duplicate": res.rows_duplicate,
-            "rows_rejected": res.rows_rejected,
-            "header_guesses": json.dumps(res.header_guesses, ensure_ascii=False) if res.header_guesses else None}
+        for batch in converted_batches(src, res, ctx, store, reject, progress):
+            _flush(li, src, res, batch)
+        li.files[src.sha256] = file_row(src, res, store)
     li.finish()
     return results
 
