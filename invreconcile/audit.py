@@ -150,11 +150,7 @@ def run_audit(db, *, stores: list[str] | None = None, since: str | None = None, 
             errors[rule.id] = f"{type(exc).__name__}: {exc}"
             continue
         for f in found:
-            if stores and f.store not in stores:
-                continue
-            if since and f.day_last and f.day_last < since:
-                continue
-            if until and f.day_first and f.day_first > until:
+            if (stores and f.store not in stores) or not f.within(since, until):
                 continue
             findings[f.id] = f
     result = AuditResult(sorted(findings.values(), key=sort_key), [r.id for r in chosen], errors)

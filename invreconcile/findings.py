@@ -58,6 +58,11 @@ class Finding:
     evidence: list = field(default_factory=list)   # [{table, id, src_file, src_row}]
     evidence_total: int = 0
 
+    def within(self, since: str | None = None, until: str | None = None) -> bool:
+        """Whether the days the finding spans meet the period [since, until] (YYYY-MM-DD)."""
+        return not ((since and self.day_last and self.day_last < since)
+                    or (until and self.day_first and self.day_first > until))
+
     @property
     def amount_at_risk(self) -> float:
         return round(self.amount_fen / 100, 2)

@@ -253,6 +253,27 @@ FACT_TABLES = (
 DELETION_TARGETS = {1: "stock_counts", 2: "stock_changes", 3: "purchases", 4: "sales"}
 
 
+def placeholders(values) -> str:
+    """``?,?,?`` for an ``IN (...)`` with one parameter per value."""
+    return ",".join("?" * len(values))
+
+
+def scope_sql(stores=None, since: str | None = None, until: str | None = None, *,
+              day_col: str = "day", store_col: str = "store") -> tuple[str, list]:
+    """``AND ...`` conditions (and their parameters) limiting rows to stores and days."""
+    sql, args = "", []
+    if stores:
+        sql += f" AND {store_col} IN ({placeholders(stores)})"
+        args += list(stores)
+    if since:
+        sql += f" AND {day_col} >= ?"
+        args.append(since)
+    if until:
+        sql += f" AND {day_col} <= ?"
+        args.append(until)
+    return sql, args
+
+
 def open_ledger(path: str | Path = "invreconcile.db", *, create: bool = True) -> sqlite_utils.Database:
     """Open (and create or migrate) the ledger at ``path``.
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..findings import load as load_findings
-from ..ledger import status as ledger_status
+from ..ledger import placeholders, scope_sql, status as ledger_status
 from ..records import reason_text
 from .privacy import Privacy, ledger_persons
 from .ranking import money_at_risk, rank_stores
@@ -52,32 +52,6 @@ class Report:
         return en if self.lang == "en" else zh
 
 
-def _in_period(f, since, until) -> bool:
-    if since and f.day_last and f.day_last < since:
-        return False
-    if until and f.day_first and f.day_first > until:
-        return False
-    return True
-
-
-def _ph(values) -> str:
-    return ",".join("?" * len(values))
-
-
-def _where(stores, since, until, day_col="day", store_col="store") -> tuple[str, list]:
-    sql, args = "", []
-    if stores:
-        sql += f" AND {store_col} IN ({_ph(stores)})"
-        args += list(stores)
-    if since:
-        sql += f" AND {day_col} >= ?"
-        args.append(since)
-    if until:
-        sql += f" AND {day_col} <= ?"
-        args.append(until)
-    return sql, args
-
-
 def _table_exists(conn, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')", (name,)).fetchone() is not None
 
@@ -100,7 +74,7 @@ def build_report(db, *, stores=None, since: str | None = None, until: str | None
     conn = db.conn
     stores = sorted(stores) if stores else None
     persons = ledger_persons(db) if privacy.mode != "revealed" else {}
-    found = [f for f in load_findings(db, stores=stores) if _in_period(f, since, until)]
+    found = [f for f in load_findings(db, stores=stores) if f.within(since, until)]
 
     # stores and period covered
     covered = set(stores or [])
@@ -110,7 +84,7 @@ def build_report(db, *, stores=None, since: str | None = None, until: str | None
         covered |= {f.store for f in found if f.store}
     first = last = None
     for table in ("settlements", "sales", "purchases", "stock_counts", "stock_changes"):
-        w, a = _where(stores, since, until)
+        w, a = scope_sql(stores, since, until)
         lo, hi = conn.execute(f"SELECT MIN(day), MAX(day) FROM {table} WHERE deleted = 0{w}", a).fetchone()
         if lo and (first is None or lo < first):
             first = lo
@@ -147,7 +121,7 @@ def build_report(db, *, stores=None, since: str | None = None, until: str | None
         for store, fen in sorted(per_store.items()):
             money_store_cat.append({"store": store, "category": cat, "amount_fen": fen,
                                     "findings": sum(1 for f in fs if f.store == store)})
-    w, a = _where(stores, since, until)
+    w, a = scope_sql(stores, since, until)
     n_setl, ins = conn.execute("SELECT COUNT(*), COALESCE(SUM(insurance_fen), 0) FROM settlements "
                                f"WHERE deleted = 0 AND is_reversal = 0{w}", a).fetchone()
     summary = {
@@ -196,7 +170,7 @@ def _evidence(db, found, privacy: Privacy, persons: dict) -> list[dict]:
         ids = sorted(ids)
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            cur = conn.execute(f"SELECT * FROM {table} WHERE id IN ({_ph(chunk)})", chunk)
+            cur = conn.execute(f"SELECT * FROM {table} WHERE id IN ({placeholders(chunk)})", chunk)
             names = [d[0] for d in cur.description]
             for values in cur.fetchall():
                 r = dict(zip(names, values))
@@ -228,7 +202,7 @@ def _rejects(db, stores, lang: str, privacy: Privacy, persons: dict) -> list[dic
            "WHERE 1=1")
     args: list = []
     if stores:
-        sql += f" AND (store IS NULL OR store = '' OR store IN ({_ph(stores)}))"
+        sql += f" AND (store IS NULL OR store = '' OR store IN ({placeholders(stores)}))"
         args += list(stores)
     out = []
     for src_file, src_row, kind, store, column, reason, found, expected in db.conn.execute(
@@ -243,7 +217,7 @@ def _rejects(db, stores, lang: str, privacy: Privacy, persons: dict) -> list[dic
 
 
 def _hourly(db, stores, since, until) -> list[dict]:
-    w, a = _where(stores, since, until)
+    w, a = scope_sql(stores, since, until)
     return [{"store": s, "dow": d, "hour": h, "settlements": n, "insurance_fen": int(m)}
             for s, d, h, n, m in db.conn.execute(
                 "SELECT store, dow, hour, COUNT(*), COALESCE(SUM(insurance_fen), 0) FROM settlements "
@@ -255,7 +229,7 @@ def _stock_gaps(db, stores, since, until) -> list[dict]:
     conn = db.conn
     if not _table_exists(conn, "v_count_book"):
         return []   # the audit materialises v_count_book; without an audit there is nothing to show
-    w, a = _where(stores, since, until, day_col="c.day", store_col="c.store")
+    w, a = scope_sql(stores, since, until, day_col="c.day", store_col="c.store")
     rows = conn.execute(
         "SELECT c.store, c.item_id, COALESCE(i.item_name, g.item_name), c.day, c.book, c.counted, c.counted - c.book "
         "FROM v_count_book c LEFT JOIN items i ON i.store = c.store AND i.item_id = c.item_id "

@@ -30,6 +30,8 @@ import random
 import statistics
 import sys
 
+from ..ledger import placeholders, scope_sql
+
 WEIGHTS = {"money": 40.0, "severity": 25.0, "rate": 20.0, "peer": 15.0}
 SEVERITY_POINTS = {"high": 3, "medium": 2, "low": 1}
 Z_CAP = 3.0
@@ -47,24 +49,12 @@ def _amount_fen(f) -> int:
     return int(f.amount_fen)
 
 
-def _placeholders(values) -> str:
-    return ",".join("?" * len(values))
-
-
 def settlement_stats(db, stores=None, since=None, until=None) -> dict[str, dict]:
     """store -> {settlements, insurance_fen} of the settlements (not reversals) in the period."""
     sql = ("SELECT store, COUNT(*), COALESCE(SUM(insurance_fen), 0) FROM settlements "
            "WHERE deleted = 0 AND is_reversal = 0")
-    args: list = []
-    if stores:
-        sql += f" AND store IN ({_placeholders(stores)})"
-        args += list(stores)
-    if since:
-        sql += " AND day >= ?"
-        args.append(since)
-    if until:
-        sql += " AND day <= ?"
-        args.append(until)
+    scope, args = scope_sql(stores, since, until)
+    sql += scope
     return {s: {"settlements": n, "insurance_fen": int(m)}
             for s, n, m in db.conn.execute(sql + " GROUP BY store ORDER BY store", args)}
 
@@ -90,7 +80,7 @@ def money_at_risk(db, findings) -> dict[str, int]:
             chunk = ids[i:i + 500]
             (m,) = db.conn.execute(
                 "SELECT COALESCE(SUM(insurance_fen), 0) FROM settlements WHERE deleted = 0 AND is_reversal = 0 "
-                f"AND store = ? AND setl_id IN ({_placeholders(chunk)})", [store, *chunk]).fetchone()
+                f"AND store = ? AND setl_id IN ({placeholders(chunk)})", [store, *chunk]).fetchone()
             total += int(m)
         out[store] = out.get(store, 0) + total
     for store in {(_get(f, "store") or "") for f in findings}:

@@ -49,10 +49,6 @@ class SelfCheck:
         return en if self.lang == "en" else zh
 
 
-def _in_period(f, since, until) -> bool:
-    return not ((since and f.day_last and f.day_last < since) or (until and f.day_first and f.day_first > until))
-
-
 def _ref(ev: dict) -> str:
     return f"{ev.get('src_file')}:{ev.get('src_row')}"
 
@@ -65,7 +61,7 @@ def build_selfcheck(db, store: str, *, since: str | None = None, until: str | No
                     privacy: Privacy = Privacy()) -> SelfCheck:
     conn = db.conn
     persons = ledger_persons(db) if privacy.mode != "revealed" else {}
-    found = [f for f in load_findings(db, stores=[store]) if _in_period(f, since, until)]
+    found = [f for f in load_findings(db, stores=[store]) if f.within(since, until)]
     title = (lambda f: f.title_en if lang == "en" else f.title_zh)
 
     # refunds: one row per settlement named by an accusing finding
