@@ -3,6 +3,8 @@ codes it came in, and the reversals of the settlements that billed it, in time o
 from __future__ import annotations
 
 from . import codes as codes_mod
+from .engines import SQLiteEngine
+from .findings import resolve_evidence
 
 EVENT_SQL = """
 SELECT e.ts, e.store, e.event, e.item_id, e.qty, e.setl_id, e.psn_no, e.doc_no, e.peer_store, e.detail,
@@ -26,9 +28,11 @@ def code_history(db, text: str):
     tc = codes_mod.parse(text)
     key = tc.key or tc.text
     rows = db.conn.execute(f"{EVENT_SQL} UNION ALL {REVERSAL_SQL} ORDER BY 14, 3", {"code": key}).fetchall()
+    # the source file and row of every event, one query per table
+    sources = resolve_evidence(SQLiteEngine(db), [[f"{r[11]}:{r[12]}"] for r in rows])
     events = []
-    for ts, store, event, item, qty, setl, psn, doc, peer, detail, code, table, sid, _ in rows:
-        src = db.conn.execute(f"SELECT src_file, src_row FROM {table} WHERE id = ?", (sid,)).fetchone() or (None, None)
+    for (ts, store, event, item, qty, setl, psn, doc, peer, detail, code, table, sid, _), (ev, _n) in zip(rows, sources):
+        src = (ev[0]["src_file"], ev[0]["src_row"]) if ev else (None, None)
         parts = []
         if code != key:
             parts.append(f"via {code}")

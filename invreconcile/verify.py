@@ -202,25 +202,17 @@ def document_items(db, store: str, mode: str, doc_no: str) -> set[str]:
 
 # --------------------------------------------------------------------------- verdict
 
+_WHERE_LABELS = {"zh": ("时间不详", "{ts} 在 {store}", "结算", "单据", "人员", "，"),
+                 "en": ("time unknown", "{ts} at {store}", "settlement", "document", "person", ", ")}
+
+
 def _where(e: dict, lang: str) -> str:
-    parts = []
-    if lang == "zh":
-        parts.append(f"{e['ts'] or '时间不详'} 在 {e['store']}")
-        if e["setl_id"]:
-            parts.append(f"结算 {e['setl_id']}")
-        if e["doc_no"]:
-            parts.append(f"单据 {e['doc_no']}")
-        if e["psn_no"]:
-            parts.append(f"人员 {e['psn_no']}")
-        return "，".join(parts)
-    parts.append(f"{e['ts'] or 'time unknown'} at {e['store']}")
-    if e["setl_id"]:
-        parts.append(f"settlement {e['setl_id']}")
-    if e["doc_no"]:
-        parts.append(f"document {e['doc_no']}")
-    if e["psn_no"]:
-        parts.append(f"person {e['psn_no']}")
-    return ", ".join(parts)
+    unknown, at, setl, doc, person, sep = _WHERE_LABELS["zh" if lang == "zh" else "en"]
+    parts = [at.format(ts=e["ts"] or unknown, store=e["store"])]
+    for label, key in ((setl, "setl_id"), (doc, "doc_no"), (person, "psn_no")):
+        if e[key]:
+            parts.append(f"{label} {e[key]}")
+    return sep.join(parts)
 
 
 _OUT_ZH = {"transfer_out": "调出", "stock_out": "出库/报损", "returned_to_supplier": "退回供应商"}
