@@ -17,6 +17,7 @@ from invreconcile.importer import import_paths  # noqa: E402
 from invreconcile.lake import TABLES, export_lake, import_to_lake, table_schema  # noqa: E402
 from invreconcile.ledger import open_ledger  # noqa: E402
 from invreconcile.sample import generate  # noqa: E402
+from parity import assert_same_findings  # noqa: E402  (tests/ is on sys.path)
 
 
 @pytest.fixture(scope="module")
@@ -30,30 +31,12 @@ def world(tmp_path_factory):
     return root, db
 
 
-def _lists_sorted(text: str) -> str:
-    """SQLite concatenates lists in scan order, DuckDB sorted: compare list text sorted."""
-    return re.sub(r"[\w:.-]+(?:,[\w:.-]+)+", lambda m: ",".join(sorted(m.group(0).split(","))), text)
-
-
 def test_duckdb_findings_equal_sqlite(world):
     root, db = world
     on_sqlite = run_audit(db, save_findings=False)
     engine = get_engine("duckdb", db, lake=root / "lake")
     on_duckdb = run_audit(db, engine=engine, save_findings=False)
-    assert not on_sqlite.errors and not on_duckdb.errors
-    assert len(on_sqlite.findings) > 50
-    a = {f.id: f for f in on_sqlite.findings}
-    b = {f.id: f for f in on_duckdb.findings}
-    assert sorted(a) == sorted(b)
-    for fid, f in a.items():
-        g = b[fid]
-        assert (f.amount_fen, f.severity, f.period, f.setl_ids, f.codes, f.psn_nos, f.items) == \
-               (g.amount_fen, g.severity, g.period, g.setl_ids, g.codes, g.psn_nos, g.items), fid
-        assert f.evidence == g.evidence and f.evidence_total == g.evidence_total, fid
-        assert _lists_sorted(f.message_en) == _lists_sorted(g.message_en), fid
-        assert _lists_sorted(f.message_zh) == _lists_sorted(g.message_zh), fid
-    # the order of findings is part of the interface too
-    assert [f.id for f in on_sqlite.findings] == [f.id for f in on_duckdb.findings]
+    assert_same_findings(on_sqlite, on_duckdb)
 
 
 def _lake_rows(engine: DuckDBEngine, table: str):

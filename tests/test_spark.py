@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 
 import pytest
@@ -32,6 +31,7 @@ from invreconcile.lake import export_lake  # noqa: E402
 from invreconcile.ledger import open_ledger  # noqa: E402
 from invreconcile.rules import load_config  # noqa: E402
 from invreconcile.sample import generate  # noqa: E402
+from parity import assert_same_findings  # noqa: E402  (tests/ is on sys.path)
 
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
 
@@ -67,31 +67,13 @@ def on_spark(world, spark):
     return result
 
 
-def _lists_sorted(text: str) -> str:
-    """SQLite concatenates lists in scan order, Spark sorted: compare list text sorted."""
-    return re.sub(r"[\w:.-]+(?:,[\w:.-]+)+", lambda m: ",".join(sorted(m.group(0).split(","))), text)
-
-
 def test_spark_is_a_known_engine():
     assert "spark" in ENGINES
 
 
 def test_spark_findings_equal_sqlite(world, on_spark):
     _, _, _, on_sqlite = world
-    assert on_sqlite.errors == {} and on_spark.errors == {}
-    assert len(on_sqlite.findings) > 50
-    a = {f.id: f for f in on_sqlite.findings}
-    b = {f.id: f for f in on_spark.findings}
-    assert sorted(a) == sorted(b)
-    for fid, f in a.items():
-        g = b[fid]
-        assert (f.amount_fen, f.severity, f.period, f.day_first, f.day_last, f.setl_ids, f.codes, f.psn_nos, f.items) == \
-               (g.amount_fen, g.severity, g.period, g.day_first, g.day_last, g.setl_ids, g.codes, g.psn_nos, g.items), fid
-        assert f.evidence == g.evidence and f.evidence_total == g.evidence_total, fid
-        assert _lists_sorted(f.message_en) == _lists_sorted(g.message_en), fid
-        assert _lists_sorted(f.message_zh) == _lists_sorted(g.message_zh), fid
-    # the order of findings is part of the interface too
-    assert [f.id for f in on_sqlite.findings] == [f.id for f in on_spark.findings]
+    assert_same_findings(on_sqlite, on_spark)
 
 
 def test_three_engines_same_ids_and_amounts(world, on_spark):

@@ -54,6 +54,18 @@ def inline_params(sql: str, params: dict) -> str:
     return _PARAM.sub(sub, sql)
 
 
+class TranslatingEngine:
+    """For engines that run the SQLite rule texts through their ``translate`` (sqlglot):
+    each text is translated once per engine object."""
+
+    def sql(self, sql: str) -> str:
+        cache = self.__dict__.setdefault("_translated", {})
+        out = cache.get(sql)
+        if out is None:
+            out = cache[sql] = self.translate(sql)
+        return out
+
+
 class SQLiteEngine:
     """The embedded default: rules run on the SQLite ledger itself."""
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import ConfigError
-from . import inline_params
+from . import TranslatingEngine, inline_params
 
 try:  # the bureau extra: pip install 'invreconcile[bureau]'
     import duckdb
@@ -69,11 +69,13 @@ def lake_glob(lake: Path, table: str) -> str:
     return str(Path(lake) / table / "**" / "*.parquet")
 
 
-class DuckDBEngine:
+class DuckDBEngine(TranslatingEngine):
     """Rules on DuckDB over a Parquet lake (``lake``), findings stored in ``ledger`` (a
     SQLite ledger, may be None). ``database`` is DuckDB's scratch file (default: a
     temporary one, so that large intermediate tables can spill); ``memory_limit`` e.g.
     ``"4GB"``; ``threads`` defaults to all cores."""
+
+    translate = staticmethod(translate)
 
     name = "duckdb"
 
@@ -98,7 +100,6 @@ class DuckDBEngine:
                 conn.execute(f"SET threads = {int(threads)}")
             conn.execute("SET preserve_insertion_order = false")
         self.conn = conn
-        self._cache: dict[str, str] = {}
         if self.lake is not None:
             self.attach_lake(self.lake)
 
@@ -125,12 +126,6 @@ class DuckDBEngine:
                 self.conn.execute(f"CREATE OR REPLACE TABLE {table} ({cols})")
 
     # ------------------------------------------------------------------ engine interface
-    def sql(self, sql: str) -> str:
-        out = self._cache.get(sql)
-        if out is None:
-            out = self._cache[sql] = translate(sql)
-        return out
-
     def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         text = self.sql(inline_params(sql, params or {}))
         cur = self.conn.execute(text)

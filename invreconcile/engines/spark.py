@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import ConfigError
-from . import inline_params
+from . import TranslatingEngine, inline_params
 
 try:  # pip install 'invreconcile[spark]'
     import sqlglot
@@ -167,7 +167,7 @@ def build_session(master: str = "local[*]", conf: dict | None = None, app_name: 
     return session
 
 
-class SparkEngine:
+class SparkEngine(TranslatingEngine):
     """Rules on Spark over a Parquet lake (``lake``), findings stored in ``ledger`` (a
     SQLite ledger, may be None).
 
@@ -180,6 +180,8 @@ class SparkEngine:
     Without a lake the ledger's tables are copied into Spark through Python: for small
     ledgers and trying things out; a lake is the way for real volumes.
     """
+
+    translate = staticmethod(translate)
 
     name = "spark"
 
@@ -210,7 +212,6 @@ class SparkEngine:
         self.ledger = ledger
         self.lake = Path(lake) if lake is not None else None
         self.cache_tables = cache_tables
-        self._cache: dict[str, str] = {}
         self._views: set[str] = set()
         self._datasets: dict = {}
         if self.lake is not None:
@@ -256,12 +257,6 @@ class SparkEngine:
             self._register(table, self.spark.createDataFrame(rows, schema) if rows else self._empty(columns))
 
     # ------------------------------------------------------------------ engine interface
-    def sql(self, sql: str) -> str:
-        out = self._cache.get(sql)
-        if out is None:
-            out = self._cache[sql] = translate(sql)
-        return out
-
     def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         m = _EVIDENCE.match(sql) if self.lake is not None and not params else None
         if m:  # one finding's evidence rows: read from the lake's files, not a Spark job each
