@@ -63,21 +63,24 @@ def main(ctx, lang):
 # --------------------------------------------------------------------------- import / status
 
 class _Progress:
-    """A running count of records on a terminal's stderr; silent when it is not a terminal."""
+    """A running count of records per file on a terminal's stderr; silent when it is not a
+    terminal."""
 
-    def __init__(self, label: str):
-        self.label = label
+    def __init__(self):
         self.active = sys.stderr.isatty()
-        self.shown = False
+        self.label = None
 
-    def step(self, rows: int) -> None:
-        if self.active:
-            sys.stderr.write(f"\r{self.label}  {rows:,} " + T("行", "records"))
-            sys.stderr.flush()
-            self.shown = True
+    def step(self, label: str, rows: int) -> None:
+        if not self.active:
+            return
+        if self.label is not None and label != self.label:
+            sys.stderr.write("\n")
+        self.label = label
+        sys.stderr.write(f"\r{label}  {rows:,} " + T("行", "records"))
+        sys.stderr.flush()
 
     def close(self) -> None:
-        if self.shown:
+        if self.label is not None:
             sys.stderr.write("\n")
 
 
@@ -112,28 +115,20 @@ def _print_import(results) -> int:
 @db_option
 def import_cmd(paths, kind, store, db_path, lake_dir):
     """Import CSV / XLSX / JSON files or folders into the ledger. 导入数据文件。"""
-    from .importer import expand_paths, import_file
-    from .ledger import refresh_derived
+    from .importer import import_paths
 
-    if lake_dir:
-        from .lake import import_to_lake
-        _print_import(import_to_lake(paths, lake_dir, kind=kind, store=store))
-        return
-    db = open_ledger(db_path)
-    files = expand_paths(paths)
-    if not files:
+    progress = _Progress()
+    try:
+        if lake_dir:
+            from .lake import import_to_lake
+            results = import_to_lake(paths, lake_dir, kind=kind, store=store, progress=progress.step)
+        else:
+            results = import_paths(open_ledger(db_path), paths, kind=kind, store=store, progress=progress.step)
+    finally:
+        progress.close()
+    if not results:
         raise click.ClickException(T(f"{' '.join(paths)}：没有可导入的文件（.csv .xlsx .json .jsonl）",
                                      f"{' '.join(paths)}: no files to import (.csv .xlsx .json .jsonl)"))
-    results = []
-    for path in files:
-        progress = _Progress(str(path))
-        try:
-            results.append(import_file(db, path, kind=kind, store=store, progress=progress.step))
-        finally:
-            progress.close()
-    with db.conn:
-        db.conn.execute("BEGIN")
-        refresh_derived(db)
     _print_import(results)
 
 

@@ -72,18 +72,22 @@ def load_catalog(db) -> dict:
 
 
 def import_paths(db, paths: Iterable[str | Path], *, kind: str | None = None, store: str | None = None,
-                 progress: Callable[[int], None] | None = None) -> list[FileResult]:
+                 progress: Callable[[str, int], None] | None = None) -> list[FileResult]:
     """Import every file (folders are walked). Raises InputError for a file that cannot be read
-    at all; files before it stay imported."""
+    at all; files before it stay imported. ``progress(path, records_read)`` is called as
+    each file goes."""
     if kind is not None and kind not in KINDS:
         raise InputError(kind, "is not a record kind.", f"Use one of: {', '.join(KINDS)}.")
     results = []
-    for path in expand_paths(paths):
-        results.append(import_file(db, path, kind=kind, store=store, progress=progress))
-    if results:
-        with db.conn:
-            db.conn.execute("BEGIN")
-            refresh_derived(db)
+    try:
+        for path in expand_paths(paths):
+            step = (lambda rows, p=str(path): progress(p, rows)) if progress else None
+            results.append(import_file(db, path, kind=kind, store=store, progress=step))
+    finally:  # the files imported before a bad one are complete, derived tables included
+        if results:
+            with db.conn:
+                db.conn.execute("BEGIN")
+                refresh_derived(db)
     return results
 
 

@@ -334,7 +334,7 @@ class _LakeImport:
 
 
 def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str | None = None,
-                   store: str | None = None, progress: Callable[[int], None] | None = None):
+                   store: str | None = None, progress: Callable[[str, int], None] | None = None):
     """Import source files straight into the lake: the same readers, conversion,
     de-duplication, rejects and code events as :func:`invreconcile.importer.import_paths`
     (so the lake holds what ``import`` + ``export-lake`` would give), written as Parquet.
@@ -365,7 +365,8 @@ def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str |
                                "store": rstore, "column_name": rej.column, "reason": rej.reason,
                                "found": rej.found, "expected": rej.expected})
 
-        for batch in converted_batches(src, res, ctx, store, reject, progress):
+        step = (lambda rows, p=str(path): progress(p, rows)) if progress else None
+        for batch in converted_batches(src, res, ctx, store, reject, step):
             _flush(li, src, res, batch)
         li.files[src.sha256] = file_row(src, res, store)
     li.finish()
