@@ -104,7 +104,7 @@ def prepare(engine, config: Config, rules: list[Rule] | None = None) -> None:
     for name, cols in VIEW_INDEXES:
         if name in need:
             engine.index(name, cols)
-    engine.analyze()
+    engine.analyze([name for name in view_names() if name in need])  # only the new tables
     if "name_map" in need:
         refresh_name_map(engine)
 

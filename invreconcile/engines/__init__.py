@@ -6,7 +6,7 @@ An engine offers what :mod:`invreconcile.audit` needs and nothing more:
 * ``query(sql, params) -> (columns, rows)`` for a SELECT with ``:name`` parameters,
 * ``create_table_as(name, select_sql)``, ``drop(name)``, ``index(name, columns)``,
 * ``write_rows(table, columns, rows, ddl)`` to (re)create a small table from Python rows,
-* ``analyze()`` after bulk changes (a no-op where it means nothing),
+* ``analyze(tables=())`` after bulk changes (a no-op where it means nothing),
 * ``ledger``: the sqlite_utils Database where findings are stored, or None.
 
 Engines: :class:`SQLiteEngine` (the embedded ledger, the default),
@@ -96,8 +96,10 @@ class SQLiteEngine:
         self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                               list(rows))
 
-    def analyze(self) -> None:
-        self.conn.execute("ANALYZE")
+    def analyze(self, tables: Sequence[str] = ()) -> None:
+        """Planner statistics for ``tables`` (all tables when none are named)."""
+        for statement in [f"ANALYZE {t}" for t in tables] or ["ANALYZE"]:
+            self.conn.execute(statement)
 
 
 def get_engine(name: str, db=None, **options):

@@ -159,7 +159,7 @@ class DuckDBEngine(TranslatingEngine):
             self.conn.executemany(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
 
-    def analyze(self) -> None:
+    def analyze(self, tables=()) -> None:
         """No-op: DuckDB keeps its statistics itself."""
 
     def close(self) -> None:

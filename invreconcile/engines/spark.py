@@ -311,7 +311,7 @@ class SparkEngine(TranslatingEngine):
         self._register(table, df)
         self.spark.sql(f"CACHE TABLE `{table}`")
 
-    def analyze(self) -> None:
+    def analyze(self, tables=()) -> None:
         """No-op: Spark's adaptive execution sizes joins from the data it reads."""
 
     def close(self) -> None:
