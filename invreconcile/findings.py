@@ -146,8 +146,7 @@ def resolve_evidence(engine, ref_lists: list[list[str]]) -> list[tuple[list[dict
         ids = sorted(ids)
         for i in range(0, len(ids), 5000):
             chunk = ids[i:i + 5000]
-            _, rows = engine.query(f"SELECT id, src_file, src_row FROM {table} WHERE id IN ({','.join(map(str, chunk))})")
-            for r in rows:
+            for r in engine.source_rows(table, chunk):
                 found[(table, r[0])] = (r[1], r[2])
     out = []
     for refs, total in wanted:

@@ -7,6 +7,7 @@ An engine offers what :mod:`invreconcile.audit` needs and nothing more:
 * ``create_table_as(name, select_sql)``, ``drop(name)``, ``index(name, columns)``,
 * ``write_rows(table, columns, rows, ddl)`` to (re)create a small table from Python rows,
 * ``analyze(tables=())`` after bulk changes (a no-op where it means nothing),
+* ``source_rows(table, ids)``: where evidence rows come from (file and row),
 * ``ledger``: the sqlite_utils Database where findings are stored, or None.
 
 Engines: :class:`SQLiteEngine` (the embedded ledger, the default),
@@ -54,7 +55,17 @@ def inline_params(sql: str, params: dict) -> str:
     return _PARAM.sub(sub, sql)
 
 
-class TranslatingEngine:
+class Engine:
+    """What every engine shares."""
+
+    def source_rows(self, table: str, ids: Sequence[int]) -> list[tuple]:
+        """``(id, src_file, src_row)`` of the rows of ``table`` with these ids: where a
+        finding's evidence comes from."""
+        _, rows = self.query(f"SELECT id, src_file, src_row FROM {table} WHERE id IN ({','.join(map(str, ids))})")
+        return rows
+
+
+class TranslatingEngine(Engine):
     """For engines that run the SQLite rule texts through their ``translate`` (sqlglot):
     each text is translated once per engine object."""
 
@@ -66,7 +77,7 @@ class TranslatingEngine:
         return out
 
 
-class SQLiteEngine:
+class SQLiteEngine(Engine):
     """The embedded default: rules run on the SQLite ledger itself."""
 
     name = "sqlite"

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import decimal
 import os
-import re
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -88,10 +87,6 @@ def translate(sql: str) -> str:
         raise ConfigError(f"the spark engine needs sqlglot ({_IMPORT_ERROR}). Install: pip install 'invreconcile[spark]'")
     tree = sqlglot.parse_one(sql, read="sqlite")
     return tree.transform(_spark_node).sql(dialect="spark")
-
-
-#: the evidence look-up of :func:`invreconcile.findings.resolve_evidence`
-_EVIDENCE = re.compile(r"^SELECT id, src_file, src_row FROM (\w+) WHERE id IN \(([\d,\s]+)\)$")
 
 
 # --------------------------------------------------------------------------- schema
@@ -258,21 +253,19 @@ class SparkEngine(TranslatingEngine):
 
     # ------------------------------------------------------------------ engine interface
     def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
-        m = _EVIDENCE.match(sql) if self.lake is not None and not params else None
-        if m:  # one finding's evidence rows: read from the lake's files, not a Spark job each
-            found = self._evidence(m.group(1), [int(v) for v in m.group(2).split(",")])
-            if found is not None:
-                return ["id", "src_file", "src_row"], found
         df = self.spark.sql(self.sql(inline_params(sql, params or {})))
         rows = df.collect()
         return list(df.columns), [tuple(_plain(v) for v in row) for row in rows]
 
-    def _evidence(self, table: str, ids: list[int]) -> list[tuple] | None:
+    def source_rows(self, table: str, ids) -> list[tuple]:
+        """Evidence rows read from the lake's files with pyarrow, not a Spark job each."""
         try:
             import pyarrow.compute as pc
             import pyarrow.dataset as ds
         except ImportError:
-            return None
+            return super().source_rows(table, ids)
+        if self.lake is None:
+            return super().source_rows(table, ids)
         folder = self.lake / table
         if not folder.is_dir():
             return []
