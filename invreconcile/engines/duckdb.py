@@ -47,11 +47,20 @@ def _int_cast(node):
 
 
 def _sorted_concat(node):
-    if isinstance(node, exp.GroupConcat) and not isinstance(node.this, exp.Order):
-        arg = node.this
-        value = arg.expressions[0] if isinstance(arg, exp.Distinct) else arg
-        node.set("this", exp.Order(this=arg.copy(), expressions=[exp.Ordered(this=value.copy(), nulls_first=True)]))
-    return node
+    """``GROUP_CONCAT([DISTINCT] x[, sep])`` -> the values sorted, joined by ``sep``, NULL
+    when there are none (as in SQLite). Collected as a list and sorted per group, which is
+    several times faster in DuckDB than an ordered aggregate (``LISTAGG ... ORDER BY``)."""
+    if not isinstance(node, exp.GroupConcat):
+        return node
+    arg = node.this
+    distinct = isinstance(arg, exp.Distinct)
+    value = arg.expressions[0] if distinct else arg
+    sep = node.args.get("separator") or exp.Literal.string(",")
+    values = exp.Anonymous(this="LIST", expressions=[exp.Distinct(expressions=[value.copy()]) if distinct else value.copy()])
+    joined = exp.Anonymous(this="ARRAY_TO_STRING", expressions=[
+        exp.Anonymous(this="LIST_SORT", expressions=[values]), sep.copy()])
+    return exp.Case(ifs=[exp.If(this=exp.EQ(this=exp.Count(this=value.copy()), expression=exp.Literal.number(0)),
+                                true=exp.Null())], default=joined)
 
 
 def translate(sql: str) -> str:
