@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .errors import ConfigError
 from .findings import Finding, finding_id, resolve_evidence, save, sort_key, split_list
-from .match import refresh_name_map
+from .match import PAIRS_SQL, refresh_name_map
 from .engines import SQLiteEngine
 from .rules import Config, Rule, builtin_rules, view_names, view_statements
 
@@ -83,15 +83,22 @@ def _needed(rules: list[Rule]) -> set[str]:
     return need
 
 
+STORES_SQL = "SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales"
+
+
 def prepare(engine, config: Config, rules: list[Rule] | None = None) -> None:
     """Tables the rules read besides the ledger: opening hours per store, the shared views
     (materialised once per audit and indexed, so that rules reading them several times do
     not recompute them), name matches. Only what ``rules`` (default: all) need is built."""
-    need = _needed(rules if rules is not None else builtin_rules())
+    rules = rules if rules is not None else builtin_rules()
+    need = _needed(rules)
+    engine.load([*(r.sql + r.message_zh + r.message_en for r in rules), STORES_SQL,
+                 *(stmt for name, stmt in zip(view_names(), view_statements()) if name in need),
+                 *([PAIRS_SQL] if "name_map" in need else [])])
     if "store_hours" in need:
         open_min = config.globals.get("open_min", 7 * 60)
         close_min = config.globals.get("close_min", 23 * 60)
-        _, rows = engine.query("SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales")
+        _, rows = engine.query(STORES_SQL)
         engine.write_rows(
             "store_hours", ("store", "open_min", "close_min"),
             [(s, 0 if s in config.stores_24h else open_min, 1440 if s in config.stores_24h else close_min)

@@ -7,6 +7,7 @@ An engine offers what :mod:`invreconcile.audit` needs and nothing more:
 * ``create_table_as(name, select_sql)``, ``drop(name)``, ``index(name, columns)``,
 * ``write_rows(table, columns, rows, ddl)`` to (re)create a small table from Python rows,
 * ``analyze(tables=())`` after bulk changes (a no-op where it means nothing),
+* ``load(texts)`` with the SQL about to run (an engine over files may load what it reads),
 * ``source_rows(table, ids)``: where evidence rows come from (file and row),
 * ``ledger``: the sqlite_utils Database where findings are stored, or None.
 
@@ -57,6 +58,10 @@ def inline_params(sql: str, params: dict) -> str:
 
 class Engine:
     """What every engine shares."""
+
+    def load(self, texts: Iterable[str]) -> None:
+        """Called with the SQL the audit is about to run, before it runs: an engine over
+        files may load what that SQL reads (DuckDB does). Nothing to do by default."""
 
     def source_rows(self, table: str, ids: Sequence[int]) -> list[tuple]:
         """``(id, src_file, src_row)`` of the rows of ``table`` with these ids: where a

@@ -15,13 +15,17 @@ The rules are written for SQLite; this engine transpiles each statement with sql
 Integer division cannot be told apart without types, so the rule texts write it portably
 (``CAST(a / b AS INTEGER)`` or an exact quotient); see invreconcile/rules/__init__.py.
 
-The lake's Parquet files are loaded once into DuckDB tables in a scratch database file
-(it spills to disk when the memory limit is reached), as are the audit's prepared views
-(``v_*``).
+Every lake table is first a view over its Parquet files. Before the rules run, the audit
+tells the engine which SQL it is about to run (:meth:`DuckDBEngine.load`); the tables that
+SQL reads are then loaded once into DuckDB's memory, with only the columns it names (plus
+``id``, ``src_file`` and ``src_row`` for evidence): the rules read the big tables many
+times, and reading 3,500 Parquet files per query costs more than loading them once. Past
+the memory limit DuckDB spills to a temporary directory.
 """
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -80,9 +84,9 @@ def lake_glob(lake: Path, table: str) -> str:
 
 class DuckDBEngine(TranslatingEngine):
     """Rules on DuckDB over a Parquet lake (``lake``), findings stored in ``ledger`` (a
-    SQLite ledger, may be None). ``database`` is DuckDB's scratch file (default: a
-    temporary one, so that large intermediate tables can spill); ``memory_limit`` e.g.
-    ``"4GB"``; ``threads`` defaults to all cores."""
+    SQLite ledger, may be None). ``database`` is DuckDB's database file (default: in
+    memory, spilling to a temporary directory past ``memory_limit``, e.g. ``"4GB"``);
+    ``threads`` defaults to all cores."""
 
     translate = staticmethod(translate)
 
@@ -97,11 +101,9 @@ class DuckDBEngine(TranslatingEngine):
         self.lake = Path(lake) if lake is not None else None
         self._tmp = None
         if conn is None:
+            conn = duckdb.connect(database or ":memory:")
             if database is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="invreconcile-duckdb-")
-                database = os.path.join(self._tmp.name, "scratch.duckdb")
-            conn = duckdb.connect(database)
-            if self._tmp is not None:
                 conn.execute(f"SET temp_directory = '{self._tmp.name}'")
             if memory_limit:
                 conn.execute(f"SET memory_limit = '{memory_limit}'")
@@ -120,19 +122,37 @@ class DuckDBEngine(TranslatingEngine):
         if not Path(lake).is_dir():
             raise ConfigError(f"{lake}: no lake here. Write one with 'invreconcile export-lake {lake}' "
                               f"or 'invreconcile import --lake {lake} FILES'.")
+        self._on_parquet: dict[str, str] = {}
         for table in TABLES:
             schema = table_schema(table)
-            files = sorted(Path(lake, table).rglob("*.parquet")) if Path(lake, table).is_dir() else []
-            if files:
-                cols = ", ".join(f'CAST("{c}" AS {_duck_type(t)}) AS "{c}"' for c, t in schema)
-                # loaded once into the scratch database (spills to disk past the memory
-                # limit): the audit reads each table many times and looks rows up by id
-                self.conn.execute(
-                    f"CREATE OR REPLACE TABLE {table} AS SELECT {cols} FROM read_parquet("
-                    f"'{lake_glob(lake, table)}', union_by_name = true, hive_partitioning = false)")
+            if Path(lake, table).is_dir() and next(Path(lake, table).rglob("*.parquet"), None):
+                self._on_parquet[table] = self._parquet_select(table, [c for c, _ in schema])
+                self.conn.execute(f"CREATE OR REPLACE VIEW {table} AS {self._on_parquet[table]}")
             else:
                 cols = ", ".join(f'"{c}" {_duck_type(t)}' for c, t in schema)
                 self.conn.execute(f"CREATE OR REPLACE TABLE {table} ({cols})")
+
+    def _parquet_select(self, table: str, columns: list[str]) -> str:
+        from ..lake import table_schema
+        types = dict(table_schema(table))
+        cols = ", ".join(f'CAST("{c}" AS {_duck_type(types[c])}) AS "{c}"' for c in columns)
+        return (f"SELECT {cols} FROM read_parquet('{lake_glob(self.lake, table)}', union_by_name = true, "
+                f"hive_partitioning = false)")
+
+    def load(self, texts: Iterable[str]) -> None:
+        """Load the lake tables that ``texts`` (SQL about to run) read into DuckDB, with the
+        columns they name and those evidence needs; the others stay views over Parquet.
+        A name is taken as read when it occurs as a word anywhere in the texts, which can
+        load a column too many, never one too few."""
+        from ..lake import table_schema
+        words = set(re.findall(r"\w+", " ".join(texts)))
+        for table, select in list(getattr(self, "_on_parquet", {}).items()):
+            if table not in words:
+                continue
+            cols = [c for c, _ in table_schema(table) if c in words or c in ("id", "src_file", "src_row")]
+            self.conn.execute(f"DROP VIEW {table}")
+            self.conn.execute(f"CREATE TABLE {table} AS {self._parquet_select(table, cols)}")
+            del self._on_parquet[table]
 
     # ------------------------------------------------------------------ engine interface
     def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
