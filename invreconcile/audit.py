@@ -116,10 +116,14 @@ def prepare(engine, config: Config, rules: list[Rule] | None = None) -> None:
         refresh_name_map(engine)
 
 
-def run_rule(engine, rule: Rule, config: Config) -> list[Finding]:
+def rule_rows(engine, rule: Rule, config: Config) -> list[dict]:
+    """The rows a rule's SQL returns, one per finding."""
     names, rows = engine.query(rule.sql, rule.bind(config.overrides(rule)))
-    rows = [dict(zip(names, values)) for values in rows]
-    evidence = resolve_evidence(engine, [split_list(row.get("evidence")) for row in rows])
+    return [dict(zip(names, values)) for values in rows]
+
+
+def to_findings(rule: Rule, rows: list[dict], evidence: list[tuple[list[dict], int]]) -> list[Finding]:
+    """A rule's rows as findings, with their resolved evidence (same order as ``rows``)."""
     out = []
     for row, (ev, total) in zip(rows, evidence):
         store = row.get("store") or ""
@@ -148,15 +152,18 @@ def run_audit(db, *, stores: list[str] | None = None, since: str | None = None, 
     engine = engine or SQLiteEngine(db)
     chosen = select_rules(builtin_rules(), rules, config)
     prepare(engine, config, chosen)
-    findings: dict[str, Finding] = {}
+    results: list[tuple[Rule, list[dict]]] = []
     errors = {}
     for rule in chosen:
         try:
-            found = run_rule(engine, rule, config)
+            results.append((rule, rule_rows(engine, rule, config)))
         except Exception as exc:  # one broken rule must not hide the others' findings
             errors[rule.id] = f"{type(exc).__name__}: {exc}"
-            continue
-        for f in found:
+    # evidence of all rules at once: one lookup per table (engines pay per query)
+    evidence = iter(resolve_evidence(engine, [split_list(row.get("evidence")) for _, rows in results for row in rows]))
+    findings: dict[str, Finding] = {}
+    for rule, rows in results:
+        for f in to_findings(rule, rows, [next(evidence) for _ in rows]):
             if (stores and f.store not in stores) or not f.within(since, until):
                 continue
             findings[f.id] = f
