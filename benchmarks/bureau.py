@@ -1,7 +1,7 @@
 """Bureau-scale benchmark: import speed, full-audit time and peak memory per engine, and a
 pandas script for two rules on the same data (benchmarks/pandas_two_rules.py).
 
-    python benchmarks/bureau.py --lines 1000000 [--lines 10000000] [--base-customers 2400] [--work DIR]
+    python benchmarks/bureau.py --lines 1000000 [--lines 10000000] [--base-customers 2400] [--work DIR] [--reuse]
 
 How the data is made: the sample generator writes one base chain (``--base-customers``;
 the default gives about 26,000 settlement lines and 106,000 records). It is imported twice
@@ -10,7 +10,14 @@ copied inside SQLite as many times as needed to reach ``--lines`` settlement lin
 copy gets new store codes, person numbers, settlement ids, trace codes, batch numbers
 and row ids (suffix ``x<k>``), so copies do not meet each other in any rule, and purchases,
 sales, stock counts and code events grow in proportion. The big ledger is exported to the
-lake; every audit then runs in its own process (peak RSS of that process).
+lake. Sizes above ``--sqlite-up-to`` (2 M) are not built in SQLite (10 M lines would be a
+40 GB ledger): the largest lake is copied again by DuckDB (``replicate_lake``, suffix
+``y<k>``) and only the lake engines run on them. Every audit runs in its own process (peak
+RSS of that process). ``--reuse`` keeps the data of an earlier run in ``--work``.
+
+The two-rule comparison runs the audit's own rules code_resold and negative_stock on
+DuckDB, and the analyst's simpler version of both (benchmarks/pandas_two_rules.py) in
+pandas and, the same computation, in DuckDB SQL.
 """
 from __future__ import annotations
 
@@ -58,10 +65,10 @@ def step(kind: str, args: list[str]) -> dict:
         eng = DuckDBEngine(args[0], ledger=None, memory_limit=os.environ.get("BENCH_DUCKDB_MEMORY", "3GB"))
         r = run_audit(None, engine=eng, save_findings=False, rules=args[1:] or None)
         out["findings"], out["errors"] = len(r.findings), r.errors
-    elif kind == "pandas":
+    elif kind in ("pandas", "duckdb_sql"):
         sys.path.insert(0, str(HERE))
         import pandas_two_rules
-        out.update(pandas_two_rules.main(args[0]))
+        out.update((pandas_two_rules.main if kind == "pandas" else pandas_two_rules.duckdb_main)(args[0]))
     elif kind == "export":
         from invreconcile.lake import export_lake
         out["rows"] = export_lake(open_ledger(args[0]), args[1])
@@ -118,60 +125,133 @@ def replicate(db_path: Path, copies: int) -> int:
     return n
 
 
+def replicate_lake(src: Path, dst: Path, copies: int) -> int:
+    """A lake ``copies`` times the size of ``src``: ``src`` itself plus ``copies - 1``
+    renamed copies written by DuckDB (suffix ``y<k>``, ids + k * 10**10), in the lake
+    layout (docs/lake.md). For sizes where building the SQLite ledger first would take tens
+    of GB and an hour. Returns settlement lines."""
+    import duckdb
+    from invreconcile.lake import BY_STORE, BY_STORE_MONTH, TABLES, table_schema
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst)
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = '{os.environ.get('BENCH_DUCKDB_MEMORY', '3GB')}'")
+    con.execute("SET preserve_insertion_order = false")
+    for table in TABLES:
+        if table in ("files", "rejects") or not next((src / table).rglob("*.parquet"), None):
+            continue
+        cols = [c for c, _ in table_schema(table)]
+        where = "WHERE store <> ''" if table in ("items", "item_products") else ""
+        parts = ("store", "month") if table in BY_STORE_MONTH else ("store",) if table in BY_STORE else ()
+        for k in range(1, copies):
+            exprs = []
+            for c in cols:
+                if c in ("id", "src_id"):
+                    exprs.append(f"{c} + {k * 10**10} AS {c}")
+                elif c in SUFFIXED:
+                    exprs.append(f"CASE WHEN {c} IS NULL OR {c} = '' THEN {c} ELSE {c} || 'y{k}' END AS {c}")
+                else:
+                    exprs.append(c)
+            select = (f"SELECT {', '.join(exprs)} FROM read_parquet('{src}/{table}/**/*.parquet', "
+                      f"hive_partitioning = false, union_by_name = true) {where}")
+            opts = (f", PARTITION_BY ({', '.join(parts)}), WRITE_PARTITION_COLUMNS true, OVERWRITE_OR_IGNORE true"
+                    if parts else "")
+            target = dst / table if parts else dst / table / f"part-y{k}.parquet"
+            pattern = f", FILENAME_PATTERN 'part-y{k}-{{i}}'" if parts else ""
+            con.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet{opts}{pattern})")
+    return con.execute(f"SELECT COUNT(*) FROM read_parquet('{dst}/settlement_lines/**/*.parquet', "
+                       "hive_partitioning = false)").fetchone()[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, action="append", help="settlement lines (repeatable)")
     ap.add_argument("--base-customers", type=int, default=2400)
     ap.add_argument("--work", default="/tmp/invreconcile-bureau")
-    ap.add_argument("--skip-sqlite-audit-above", type=int, default=2_000_000)
+    ap.add_argument("--sqlite-up-to", type=int, default=2_000_000,
+                    help="sizes up to this are built as a SQLite ledger (and audited on SQLite); larger "
+                         "ones are lakes copied from the largest of those (replicate_lake)")
+    ap.add_argument("--reuse", action="store_true", help="keep data already in --work from an earlier run")
     a = ap.parse_args()
     from invreconcile.sample import generate
     work = Path(a.work)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    t0 = time.perf_counter()
-    generate(work / "base", customers=a.base_customers)
-    print(f"generated base in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    imp_sql = child("import_sqlite", work / "base", work / "base.db")
+    if not a.reuse:
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    if not (work / "base.db").exists():
+        shutil.rmtree(work / "base", ignore_errors=True)
+        t0 = time.perf_counter()
+        generate(work / "base", customers=a.base_customers)
+        print(f"generated base in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    imp_sql = child("import_sqlite", work / "base", work / "base_import.db")
     imp_lake = child("import_lake", work / "base", work / "base_lake")
+    if not (work / "base.db").exists():
+        shutil.move(work / "base_import.db", work / "base.db")
     print("import sqlite", imp_sql, "\nimport lake", imp_lake, file=sys.stderr)
     import sqlite3
     base_lines = sqlite3.connect(str(work / "base.db")).execute("SELECT COUNT(*) FROM settlement_lines").fetchone()[0]
     rows = []
     two = ["code_resold", "negative_stock"]
-    for target in a.lines or [1_000_000]:
-        copies = max(1, round(target / base_lines))
-        db = work / f"big{target}.db"
-        shutil.copy(work / "base.db", db)
+    largest = None   # (lines, lake) of the largest lake built from a SQLite ledger
+    for target in sorted(a.lines or [1_000_000]):
+        lake = work / f"lake{target}"
+        db = work / f"big{target}.db" if target <= a.sqlite_up_to else None
         t = time.perf_counter()
-        lines = replicate(db, copies)
-        rep_s = time.perf_counter() - t
-        exp = child("export", db, work / f"lake{target}")
-        print(f"{lines} lines: replicated in {rep_s:.0f} s, exported in {exp['seconds']:.0f} s", file=sys.stderr)
-        res = {"lines": lines, "copies": copies, "export": exp}
-        res["duckdb"] = child("audit_duckdb", work / f"lake{target}")
-        res["duckdb_two"] = child("audit_duckdb", work / f"lake{target}", *two)
-        res["pandas_two"] = child("pandas", work / f"lake{target}")
-        if lines <= a.skip_sqlite_audit_above:
+        if db is not None:
+            copies = max(1, round(target / base_lines))
+            if not (a.reuse and db.exists() and lake.exists()):
+                shutil.copy(work / "base.db", db)
+                replicate(db, copies)
+                child("export", db, lake)
+            lines = sqlite3.connect(str(db)).execute("SELECT COUNT(*) FROM settlement_lines").fetchone()[0]
+            largest = (lines, lake)
+        else:
+            if largest is None:
+                raise SystemExit("a lake above --sqlite-up-to is copied from a smaller one: give a smaller --lines too")
+            copies = max(1, round(target / largest[0]))
+            if not (a.reuse and lake.exists()):
+                replicate_lake(largest[1], lake, copies)
+            lines = _lake_lines(lake)
+        print(f"{lines} lines ready in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+        res = {"lines": lines}
+        res["duckdb"] = child("audit_duckdb", lake)
+        res["duckdb_two"] = child("audit_duckdb", lake, *two)
+        res["duckdb_sql_two"] = child("duckdb_sql", lake)
+        res["pandas_two"] = child("pandas", lake)
+        if db is not None:
             res["sqlite"] = child("audit_sqlite", db)
         print(json.dumps(res), file=sys.stderr)
         rows.append(res)
-    print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-          f"{platform.platform()}")
+    print(f"\nmachine: {os.cpu_count()} cores, {_mem_gb():.0f} GB RAM, {platform.machine()}, Python {platform.python_version()}, "
+          f"{platform.platform()}; DuckDB memory limit {os.environ.get('BENCH_DUCKDB_MEMORY', '3GB')}")
     print(f"import (base: {imp_sql['records']:,} records, {base_lines:,} settlement lines): "
           f"SQLite {imp_sql['records'] / imp_sql['seconds']:,.0f} records/s (peak {imp_sql['peak_rss_mb']:.0f} MB), "
           f"lake {imp_lake['records'] / imp_lake['seconds']:,.0f} records/s (peak {imp_lake['peak_rss_mb']:.0f} MB)")
-    print("| settlement lines | engine | full audit s | findings | peak RSS MB | two rules s (engine) | two rules s (pandas) | pandas peak MB |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("\n| settlement lines | engine | full audit s | findings | peak RSS MB |")
+    print("|---:|---|---:|---:|---:|")
     for r in rows:
         for eng in ("sqlite", "duckdb"):
-            if eng not in r:
-                continue
-            x = r[eng]
-            two_s = f"{r['duckdb_two']['seconds']:.1f}" if eng == "duckdb" else ""
-            pd_s = f"{r['pandas_two']['total_s']:.1f}" if eng == "duckdb" else ""
-            pd_m = f"{r['pandas_two']['peak_rss_mb']:.0f}" if eng == "duckdb" else ""
-            print(f"| {r['lines']:,} | {eng} | {x['seconds']:.1f} | {x['findings']:,} | {x['peak_rss_mb']:.0f} | {two_s} | {pd_s} | {pd_m} |")
+            if eng in r:
+                x = r[eng]
+                print(f"| {r['lines']:,} | {eng} | {x['seconds']:.1f} | {x['findings']:,} | {x['peak_rss_mb']:.0f} |")
+    print("\nTwo rules (resold codes, negative running stock), seconds (peak RSS MB):")
+    print("| settlement lines | invreconcile rules on DuckDB | same computation as pandas | as DuckDB SQL | pandas / DuckDB SQL |")
+    print("|---:|---:|---:|---:|---:|")
+    for r in rows:
+        d, p, q = r["duckdb_two"], r["pandas_two"], r["duckdb_sql_two"]
+        print(f"| {r['lines']:,} | {d['seconds']:.1f} ({d['peak_rss_mb']:.0f}) | {p['total_s']:.1f} ({p['peak_rss_mb']:.0f}) "
+              f"| {q['total_s']:.1f} ({q['peak_rss_mb']:.0f}) | {p['total_s'] / q['total_s']:.1f}x |")
+
+
+def _lake_lines(lake: Path) -> int:
+    import duckdb
+    return duckdb.connect().execute(f"SELECT COUNT(*) FROM read_parquet('{lake}/settlement_lines/**/*.parquet', "
+                                    "hive_partitioning = false)").fetchone()[0]
+
+
+def _mem_gb() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
 
 if __name__ == "__main__":

@@ -84,9 +84,11 @@ def lake_glob(lake: Path, table: str) -> str:
 
 class DuckDBEngine(TranslatingEngine):
     """Rules on DuckDB over a Parquet lake (``lake``), findings stored in ``ledger`` (a
-    SQLite ledger, may be None). ``database`` is DuckDB's database file (default: in
-    memory, spilling to a temporary directory past ``memory_limit``, e.g. ``"4GB"``);
-    ``threads`` defaults to all cores."""
+    SQLite ledger, may be None). ``database`` is DuckDB's database file; by default the
+    tables are held in memory when the lake is small enough for ``memory_limit`` (e.g.
+    ``"4GB"``; DuckDB's default is 80% of RAM), else in a temporary database file, which
+    DuckDB compresses and pages (about half as fast to load). ``threads`` defaults to all
+    cores."""
 
     translate = staticmethod(translate)
 
@@ -101,9 +103,12 @@ class DuckDBEngine(TranslatingEngine):
         self.lake = Path(lake) if lake is not None else None
         self._tmp = None
         if conn is None:
-            conn = duckdb.connect(database or ":memory:")
             if database is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="invreconcile-duckdb-")
+                if not _fits_in_memory(self.lake, memory_limit):
+                    database = os.path.join(self._tmp.name, "scratch.duckdb")
+            conn = duckdb.connect(database or ":memory:")
+            if self._tmp is not None:
                 conn.execute(f"SET temp_directory = '{self._tmp.name}'")
             if memory_limit:
                 conn.execute(f"SET memory_limit = '{memory_limit}'")
@@ -201,6 +206,26 @@ class DuckDBEngine(TranslatingEngine):
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+#: memory a lake's tables take in DuckDB per byte of Parquet, with the columns the rules
+#: read (measured on the sample lake: about 8 with all columns, half of them are read)
+IN_MEMORY_PER_PARQUET_BYTE = 4
+
+
+def _fits_in_memory(lake: Path | None, memory_limit: str | None) -> bool:
+    """Whether the lake's tables fit in half of DuckDB's memory limit."""
+    if lake is None or not Path(lake).is_dir():
+        return True
+    size = sum(f.stat().st_size for f in Path(lake).rglob("*.parquet"))
+    if memory_limit:
+        m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)I?B?\s*", memory_limit.upper())
+        if not m:
+            raise ConfigError(f"memory limit '{memory_limit}': expected a size like 4GB or 500MB.")
+        budget = float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " ")
+    else:
+        budget = 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return size * IN_MEMORY_PER_PARQUET_BYTE < budget / 2
 
 
 def _duck_type(sqlite_type: str) -> str:
