@@ -10,7 +10,13 @@
 -- message_zh: 追溯码 {code} 在 {first_store} {first_ts} 已售出（{first_tx}），又于 {store} {ts} 再次销售结算（{tx}），其间无退货或冲销{extra_zh}
 -- message_en: trace code {code} was sold at {first_store} on {first_ts} ({first_tx}) and sold again at {store} on {ts} ({tx}) with no return or reversal in between{extra_en}
 -- param min_gap_seconds = 0  # ignore a second sale this many seconds after the first (same-second double submits)
-WITH split AS (
+WITH multi AS (
+    -- codes in two or more transactions: only they can have been sold again (a few percent
+    -- of the codes; the windows below then sort those codes' transactions only)
+    SELECT code FROM v_code_tx WHERE reversed = 0 GROUP BY code HAVING COUNT(*) > 1
+), cand AS (
+    SELECT t.* FROM v_code_tx t JOIN multi m ON m.code = t.code WHERE t.reversed = 0
+), split AS (
     -- split-pack sales of one code: the first opens the box; a later one counts as another
     -- sale of the code once the units sold from it exceed the box's content
     SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s.code ORDER BY s.epoch, s.tx) AS nth,
@@ -19,10 +25,10 @@ WITH split AS (
     FROM (SELECT t.*, COALESCE(t.sold_qty, (SELECT MAX(e.qty) FROM code_events e WHERE e.code = t.code
                                              AND e.store = t.store AND e.setl_id = t.setl_id AND e.event = 'settled'), 0) AS units,
                  i.convrat
-          FROM v_code_tx t LEFT JOIN v_item i ON i.store = t.store AND i.item_id = t.item_id
-          WHERE t.reversed = 0 AND t.trdn = 1) s
+          FROM cand t LEFT JOIN v_item i ON i.store = t.store AND i.item_id = t.item_id
+          WHERE t.trdn = 1) s
 ), tx AS (
-    SELECT * FROM v_code_tx WHERE reversed = 0 AND trdn = 0
+    SELECT * FROM cand WHERE trdn = 0
     UNION ALL
     SELECT code, store, tx, setl_id, epoch, ts, day, month, trdn, item_id, psn_no, product_key, code_kind,
            sold_qty, expy_end, refs, reversed, box_fen
