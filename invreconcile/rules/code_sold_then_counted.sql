@@ -12,7 +12,7 @@ WITH seen AS (
            GROUP_CONCAT(src_table || ':' || src_id) AS refs
     FROM code_events
     WHERE event = 'counted' OR (event = 'scanned' AND detail = 'stocktake')
-    GROUP BY code, store, day
+    GROUP BY store, code, day  -- store first: by code first, SQLite reads the events through the code index (slow)
 )
 SELECT t.store, t.day AS day_first, s.day AS day_last, t.code AS codes, t.code, t.item_id, t.item_id AS items,
        t.ts, t.tx, s.ts AS count_ts, t.setl_id AS setl_ids, t.psn_no AS psn_nos,
