@@ -12,7 +12,8 @@
 -- param window_sec = 300  # length of the sliding window, seconds (5 minutes)
 -- param min_cards = 8  # settlements and different cards within the window needed for a finding (8 in 5 minutes: under 40 s per card; a real customer at one counter takes 1-2 minutes)
 WITH valid AS (
-    SELECT s.* FROM v_settlement s
+    -- only the columns used below: the windows copy every column of their input
+    SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.ts, s.day, s.insurance_fen FROM v_settlement s
 ), fwd AS (
     -- settlements in [this one, this one + window]
     SELECT valid.*, COUNT(*) OVER (PARTITION BY store ORDER BY epoch

@@ -14,7 +14,7 @@
 -- param high_persons = 8  # from this many persons the finding is high severity
 -- param window_days = 7  # identical baskets at most this many days apart belong to one group
 WITH valid AS (
-    SELECT s.* FROM v_settlement s
+    SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.day, s.insurance_fen FROM v_settlement s
     WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
 ), basket AS (
     -- an order-independent signature of the basket: number of lines and items, first and last

@@ -16,7 +16,8 @@
 -- param habit_nights = 10  # a store with night settlements on at least this many nights ...
 -- param habit_share = 0.25  # ... and on at least this share of its trading days trades at night routinely (24-hour store not configured)
 WITH valid AS (
-    SELECT s.* FROM v_settlement s
+    -- only the columns used below: the windows copy every column of their input
+    SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.ts, s.day, s.tod_min, s.insurance_fen FROM v_settlement s
     WHERE s.tod_min IS NOT NULL
 ), hrs AS (
     SELECT v.*, COALESCE(h.open_min, :open_min) AS o_min, COALESCE(h.close_min, :close_min) AS c_min

@@ -13,7 +13,7 @@
 -- param day_high = 5  # from this many settlements in one day the finding is high severity
 -- param month_max = 10  # settlements per person per store per calendar month still accepted (a monthly refill is 1-2; 10 is every third day)
 WITH valid AS (
-    SELECT s.* FROM v_settlement s
+    SELECT s.id, s.store, s.setl_id, s.psn_no, s.month, s.day, s.insurance_fen FROM v_settlement s
     WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
 ), per_day AS (
     SELECT store, psn_no, day AS period_text, MIN(day) AS day_first, MAX(day) AS day_last, COUNT(*) AS n,

@@ -13,7 +13,9 @@
 -- param limit_fen = 20000  # single-purchase limit, fen (Shanghai: 200 yuan for an OTC purchase)
 -- param high_parts = 3  # from this many parts the finding is high severity
 WITH valid AS (
-    SELECT s.*, COALESCE(s.medfee_fen, s.insurance_fen, 0) AS total_fen FROM v_settlement s
+    -- only the columns used below: the windows copy every column of their input
+    SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.ts, s.day, s.insurance_fen,
+           COALESCE(s.medfee_fen, s.insurance_fen, 0) AS total_fen FROM v_settlement s
     WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
 ), seq AS (
     SELECT valid.*, LAG(epoch) OVER (PARTITION BY store, psn_no ORDER BY epoch, id) AS prev_epoch

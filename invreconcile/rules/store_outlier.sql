@@ -14,7 +14,7 @@
 -- param min_stores = 5  # fewer stores in a month are too few peers to compare
 -- param mad_floor = 0.05  # the MAD is taken as at least this share of the median (stores that are all alike)
 WITH valid AS (
-    SELECT s.* FROM v_settlement s
+    SELECT s.id, s.store, s.month, s.day, s.insurance_fen FROM v_settlement s
     WHERE s.month IS NOT NULL
 ), sm AS (
     SELECT store, month, COUNT(*) AS n, SUM(COALESCE(insurance_fen, 0)) AS ins_fen, MIN(day) AS day_first,
