@@ -184,6 +184,9 @@ def main() -> None:
         t0 = time.perf_counter()
         generate(work / "base", customers=a.base_customers)
         print(f"generated base in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    for old in (work / "base_import.db", work / "base_import.db-wal", work / "base_import.db-shm"):
+        old.unlink(missing_ok=True)
+    shutil.rmtree(work / "base_lake", ignore_errors=True)
     imp_sql = child("import_sqlite", work / "base", work / "base_import.db")
     imp_lake = child("import_lake", work / "base", work / "base_lake")
     if not (work / "base.db").exists():

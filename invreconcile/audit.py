@@ -116,12 +116,6 @@ def prepare(engine, config: Config, rules: list[Rule] | None = None) -> None:
         refresh_name_map(engine)
 
 
-def rule_rows(engine, rule: Rule, config: Config) -> list[dict]:
-    """The rows a rule's SQL returns, one per finding."""
-    names, rows = engine.query(rule.sql, rule.bind(config.overrides(rule)))
-    return [dict(zip(names, values)) for values in rows]
-
-
 def to_findings(rule: Rule, rows: list[dict], evidence: list[tuple[list[dict], int]]) -> list[Finding]:
     """A rule's rows as findings, with their resolved evidence (same order as ``rows``)."""
     out = []
@@ -154,11 +148,13 @@ def run_audit(db, *, stores: list[str] | None = None, since: str | None = None, 
     prepare(engine, config, chosen)
     results: list[tuple[Rule, list[dict]]] = []
     errors = {}
-    for rule in chosen:
-        try:
-            results.append((rule, rule_rows(engine, rule, config)))
-        except Exception as exc:  # one broken rule must not hide the others' findings
-            errors[rule.id] = f"{type(exc).__name__}: {exc}"
+    answers = engine.queries([(rule.sql, rule.bind(config.overrides(rule))) for rule in chosen])
+    for rule, answer in zip(chosen, answers):
+        if isinstance(answer, Exception):  # one broken rule must not hide the others' findings
+            errors[rule.id] = f"{type(answer).__name__}: {answer}"
+        else:
+            names, rows = answer
+            results.append((rule, [dict(zip(names, values)) for values in rows]))
     # evidence of all rules at once: one lookup per table (engines pay per query)
     evidence = iter(resolve_evidence(engine, [split_list(row.get("evidence")) for _, rows in results for row in rows]))
     findings: dict[str, Finding] = {}
