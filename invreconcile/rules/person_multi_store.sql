@@ -11,12 +11,15 @@
 -- message_en: person {psn_no} settled {n} times at {n_stores} stores ({stores}) between {first_ts} and {last_ts}; insurance paid {amount_fen} yuan here, {total_fen} yuan in all
 -- param window_min = 60  # settlements of one person this many minutes apart or less belong to one group
 -- param high_stores = 3  # from this many different stores in a group the finding is high severity
-WITH valid AS (
-    SELECT s.* FROM v_settlement s
-    WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
+WITH multi AS (
+    -- persons seen at two stores or more: only their settlements can form a group below
+    -- (a few; the windows then sort their settlements only)
+    SELECT psn_no FROM v_settlement WHERE psn_no IS NOT NULL AND psn_no <> ''
+    GROUP BY psn_no HAVING MIN(store) < MAX(store)
 ), seq AS (
-    SELECT valid.*, LAG(epoch) OVER (PARTITION BY psn_no ORDER BY epoch, id) AS prev_epoch
-    FROM valid
+    SELECT v.id, v.store, v.setl_id, v.psn_no, v.epoch, v.ts, v.day, v.insurance_fen,
+           LAG(v.epoch) OVER (PARTITION BY v.psn_no ORDER BY v.epoch, v.id) AS prev_epoch
+    FROM multi m JOIN v_settlement v ON v.psn_no = m.psn_no
 ), grp AS (
     SELECT seq.*,
            SUM(CASE WHEN prev_epoch IS NULL OR epoch - prev_epoch > :window_min * 60 THEN 1 ELSE 0 END)
