@@ -13,20 +13,27 @@
 -- param min_settlements = 2  # the limit must be passed over at least this many settlements (one large settlement is person_large_settlement's finding)
 -- param high_factor = 2.0  # high severity when the month's total is at least this many times the limit
 WITH valid AS (
-    SELECT s.* FROM v_settlement s
+    SELECT s.id, s.store, s.setl_id, s.psn_no, s.month, s.day, s.medfee_fen, s.insurance_fen FROM v_settlement s
     WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
+), over AS (
+    -- the person-months above the limit first, with plain sums: the lists below are then
+    -- built for these few only
+    SELECT psn_no, month FROM valid GROUP BY psn_no, month
+    HAVING SUM(COALESCE(medfee_fen, insurance_fen, 0)) > :limit_fen AND COUNT(*) >= :min_settlements
+), sel AS (
+    SELECT v.* FROM valid v JOIN over o ON o.psn_no = v.psn_no AND o.month = v.month
 ), tot AS (
     SELECT psn_no, month, COUNT(*) AS n, COUNT(DISTINCT store) AS n_stores,
            SUM(COALESCE(medfee_fen, insurance_fen, 0)) AS total_fen, SUM(COALESCE(insurance_fen, 0)) AS amount_fen,
            MIN(day) AS day_first, MAX(day) AS day_last,
            GROUP_CONCAT(setl_id) AS setl_ids, GROUP_CONCAT('settlements:' || id) AS evidence
-    FROM valid GROUP BY psn_no, month
+    FROM sel GROUP BY psn_no, month
     HAVING SUM(COALESCE(medfee_fen, insurance_fen, 0)) > :limit_fen AND COUNT(*) >= :min_settlements
 ), by_store AS (
     SELECT psn_no, month, store, SUM(COALESCE(medfee_fen, insurance_fen, 0)) AS store_fen,
            ROW_NUMBER() OVER (PARTITION BY psn_no, month
                               ORDER BY SUM(COALESCE(medfee_fen, insurance_fen, 0)) DESC, store) AS rk
-    FROM valid GROUP BY psn_no, month, store
+    FROM sel GROUP BY psn_no, month, store
 )
 SELECT b.store, t.psn_no, t.psn_no AS psn_nos, t.month, t.month AS period, t.day_first, t.day_last, t.n, t.n_stores,
        t.total_fen, :limit_fen AS limit_fen, b.store_fen, t.amount_fen, t.setl_ids, t.evidence,
