@@ -13,7 +13,7 @@
 -- param max_boxes = 12  # boxes of one drug one person may buy within the window (12 weeks' long prescription at one box a week)
 -- param high_factor = 2.0  # high severity when the boxes reach this many times max_boxes
 WITH valid AS (
-    SELECT s.* FROM v_settlement s
+    SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.day, s.medfee_fen, s.insurance_fen FROM v_settlement s
     WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
 ), ln AS (
     SELECT l.id, l.store, l.setl_id, v.psn_no, l.item_id, COALESCE(l.item_name, o.item_name, g.item_name) AS item_name,
@@ -28,7 +28,7 @@ WITH valid AS (
     LEFT JOIN items g ON g.store = '' AND g.item_id = l.item_id
     WHERE l.deleted = 0 AND l.qty IS NOT NULL AND l.qty > 0 AND l.item_id IS NOT NULL
 ), rolled AS (
-    SELECT ln.*, SUM(boxes) OVER (PARTITION BY psn_no, item_id ORDER BY epoch
+    SELECT ln.psn_no, ln.item_id, ln.epoch, SUM(boxes) OVER (PARTITION BY psn_no, item_id ORDER BY epoch
                                   RANGE BETWEEN :window_days * 86400 PRECEDING AND CURRENT ROW) AS roll
     FROM ln
 ), trig AS (
