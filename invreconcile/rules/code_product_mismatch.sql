@@ -16,7 +16,9 @@ SELECT t.store, t.day AS day_first, t.code AS codes, t.code, t.item_id, COALESCE
                                      WHERE p.product_key = t.product_key), '') AS items,
        COALESCE((SELECT GROUP_CONCAT(DISTINCT p.item_id) FROM item_products p WHERE p.product_key = t.product_key),
                 '?') AS other_items,
-       t.box_fen AS amount_fen,
+       CAST(COALESCE((SELECT SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END)
+                      FROM v_line_money m WHERE m.setl_id = t.setl_id AND m.store = t.store AND m.item_id = t.item_id), 0)
+            AS INTEGER) AS amount_fen,  -- the insurance money of one box of the line (0 for a cash sale)
        t.refs AS evidence
 FROM v_code_tx t
 LEFT JOIN v_item i ON i.store = t.store AND i.item_id = t.item_id

@@ -31,7 +31,7 @@ WITH multi AS (
     SELECT * FROM cand WHERE trdn = 0
     UNION ALL
     SELECT code, store, tx, setl_id, epoch, ts, day, month, trdn, item_id, psn_no, product_key, code_kind,
-           sold_qty, expy_end, refs, reversed, box_fen
+           sold_qty, expy_end, refs, reversed
     FROM split WHERE nth = 1 OR (convrat > 0 AND units_so_far > convrat)
 ), seq AS (
     SELECT tx.*,
@@ -56,7 +56,9 @@ SELECT r.store, r.prev_day AS day_first, r.day AS day_last, r.code AS codes, r.c
        r.prev_store AS first_store, r.prev_ts AS first_ts, r.prev_tx AS first_tx, r.tx, r.ts,
        COALESCE(r.setl_id, '') || ',' || COALESCE(r.prev_setl, '') AS setl_ids,
        COALESCE(r.psn_no, '') || ',' || COALESCE(r.prev_psn, '') AS psn_nos, r.item_id AS items,
-       r.box_fen AS amount_fen,
+       CAST(COALESCE((SELECT SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END)
+                      FROM v_line_money m WHERE m.setl_id = r.setl_id AND m.store = r.store AND m.item_id = r.item_id), 0)
+            AS INTEGER) AS amount_fen,  -- the insurance money of one box of the line (0 for a cash sale)
        r.refs || ',' || r.prev_refs AS evidence,
        CASE WHEN r.store <> r.prev_store THEN '（跨店）' ELSE '' END AS extra_zh,
        CASE WHEN r.store <> r.prev_store THEN ' (another store)' ELSE '' END AS extra_en

@@ -16,7 +16,9 @@ WITH seen AS (
 )
 SELECT t.store, t.day AS day_first, s.day AS day_last, t.code AS codes, t.code, t.item_id, t.item_id AS items,
        t.ts, t.tx, s.ts AS count_ts, t.setl_id AS setl_ids, t.psn_no AS psn_nos,
-       t.box_fen AS amount_fen,
+       CAST(COALESCE((SELECT SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END)
+                      FROM v_line_money m WHERE m.setl_id = t.setl_id AND m.store = t.store AND m.item_id = t.item_id), 0)
+            AS INTEGER) AS amount_fen,  -- the insurance money of one box of the line (0 for a cash sale)
        t.refs || ',' || s.refs AS evidence
 FROM v_code_tx t
 JOIN seen s ON s.code = t.code AND s.store = t.store AND s.epoch > t.epoch

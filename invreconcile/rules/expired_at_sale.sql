@@ -20,7 +20,9 @@ WITH expiry AS (
 )
 SELECT s.store, s.day AS day_first, s.code AS codes, s.code, s.item_id, s.item_id AS items, s.exp AS expy_end,
        s.setl_id AS setl_ids, s.psn_no AS psn_nos,
-       s.box_fen AS amount_fen,
+       CAST(COALESCE((SELECT SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END)
+                      FROM v_line_money m WHERE m.setl_id = s.setl_id AND m.store = s.store AND m.item_id = s.item_id), 0)
+            AS INTEGER) AS amount_fen,  -- the insurance money of one box of the line (0 for a cash sale)
        s.refs AS evidence
 FROM sold s
 WHERE s.exp IS NOT NULL AND s.day > s.exp
