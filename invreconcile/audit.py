@@ -41,7 +41,6 @@ VIEW_INDEXES = (
     ("v_settlement", ("store", "epoch")),
     ("v_settlement", ("psn_no", "epoch")),
     ("v_code_tx", ("code", "epoch")),
-    ("v_code_tx", ("setl_id",)),
     ("v_line_money", ("setl_id", "store", "item_id")),
     ("v_line_money", ("id",)),
 )
