@@ -77,11 +77,23 @@ def step(kind: str, args: list[str]) -> dict:
     return out
 
 
-def child(kind: str, *args) -> dict:
-    p = subprocess.run([sys.executable, __file__, "--step", kind, *map(str, args)], capture_output=True, text=True)
+def child(kind: str, *args, timeout: float | None = None) -> dict:
+    """Run one step in a child process. A measured step that fails or runs past ``timeout``
+    seconds is recorded as such ({"failed": why}) and the benchmark goes on."""
+    try:
+        p = subprocess.run([sys.executable, __file__, "--step", kind, *map(str, args)], capture_output=True,
+                           text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"failed": f"stopped after {timeout:.0f} s"}
     if p.returncode != 0:
-        raise RuntimeError(f"{kind} failed:\n{p.stderr[-3000:]}")
+        if kind in ("import_sqlite", "import_lake", "export"):
+            raise RuntimeError(f"{kind} failed:\n{p.stderr[-3000:]}")
+        return {"failed": (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1][:200]}
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _cell(x: dict, key: str, fmt: str) -> str:
+    return "failed: " + x["failed"] if "failed" in x else format(x[key], fmt)
 
 
 def replicate(db_path: Path, copies: int) -> int:
@@ -172,6 +184,7 @@ def main() -> None:
     ap.add_argument("--sqlite-up-to", type=int, default=2_000_000,
                     help="sizes up to this are built as a SQLite ledger (and audited on SQLite); larger "
                          "ones are lakes copied from the largest of those (replicate_lake)")
+    ap.add_argument("--step-timeout", type=float, default=1800, help="seconds before a measured step is stopped")
     ap.add_argument("--reuse", action="store_true", help="keep data already in --work from an earlier run")
     a = ap.parse_args()
     from invreconcile.sample import generate
@@ -218,12 +231,13 @@ def main() -> None:
             lines = _lake_lines(lake)
         print(f"{lines} lines ready in {time.perf_counter() - t:.0f} s", file=sys.stderr)
         res = {"lines": lines}
-        res["duckdb"] = child("audit_duckdb", lake)
-        res["duckdb_two"] = child("audit_duckdb", lake, *two)
-        res["duckdb_sql_two"] = child("duckdb_sql", lake)
-        res["pandas_two"] = child("pandas", lake)
+        limit = a.step_timeout
+        res["duckdb"] = child("audit_duckdb", lake, timeout=limit)
+        res["duckdb_two"] = child("audit_duckdb", lake, *two, timeout=limit)
+        res["duckdb_sql_two"] = child("duckdb_sql", lake, timeout=limit)
+        res["pandas_two"] = child("pandas", lake, timeout=limit)
         if db is not None:
-            res["sqlite"] = child("audit_sqlite", db)
+            res["sqlite"] = child("audit_sqlite", db, timeout=limit)
         print(json.dumps(res), file=sys.stderr)
         rows.append(res)
     print(f"\nmachine: {os.cpu_count()} cores, {_mem_gb():.0f} GB RAM, {platform.machine()}, Python {platform.python_version()}, "
@@ -237,14 +251,17 @@ def main() -> None:
         for eng in ("sqlite", "duckdb"):
             if eng in r:
                 x = r[eng]
-                print(f"| {r['lines']:,} | {eng} | {x['seconds']:.1f} | {x['findings']:,} | {x['peak_rss_mb']:.0f} |")
-    print("\nTwo rules (resold codes, negative running stock), seconds (peak RSS MB):")
-    print("| settlement lines | invreconcile rules on DuckDB | same computation as pandas | as DuckDB SQL | pandas / DuckDB SQL |")
+                print(f"| {r['lines']:,} | {eng} | {_cell(x, 'seconds', '.1f')} | {_cell(x, 'findings', ',')} "
+                      f"| {_cell(x, 'peak_rss_mb', '.0f')} |")
+    print("\nTwo rules (resold codes, negative running stock), seconds / peak RSS MB:")
+    print("| settlement lines | invreconcile rules on DuckDB | analyst's version in pandas | same in DuckDB SQL | pandas / DuckDB SQL |")
     print("|---:|---:|---:|---:|---:|")
     for r in rows:
         d, p, q = r["duckdb_two"], r["pandas_two"], r["duckdb_sql_two"]
-        print(f"| {r['lines']:,} | {d['seconds']:.1f} ({d['peak_rss_mb']:.0f}) | {p['total_s']:.1f} ({p['peak_rss_mb']:.0f}) "
-              f"| {q['total_s']:.1f} ({q['peak_rss_mb']:.0f}) | {p['total_s'] / q['total_s']:.1f}x |")
+        ratio = f"{p['total_s'] / q['total_s']:.1f}x" if "failed" not in p and "failed" not in q else ""
+        print(f"| {r['lines']:,} | {_cell(d, 'seconds', '.1f')} / {_cell(d, 'peak_rss_mb', '.0f')} "
+              f"| {_cell(p, 'total_s', '.1f')} / {_cell(p, 'peak_rss_mb', '.0f')} "
+              f"| {_cell(q, 'total_s', '.1f')} / {_cell(q, 'peak_rss_mb', '.0f')} | {ratio} |")
 
 
 def _lake_lines(lake: Path) -> int:
