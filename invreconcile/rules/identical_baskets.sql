@@ -15,7 +15,7 @@
 -- param window_days = 7  # identical baskets at most this many days apart belong to one group
 WITH valid AS (
     SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.day, s.insurance_fen FROM v_settlement s
-    WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
+    WHERE LENGTH(s.psn_no) > 0
 ), basket AS (
     -- an order-independent signature of the basket: number of lines and items, first and last
     -- item id, total quantity, sum of squared quantities and total amount
