@@ -12,18 +12,24 @@
 -- param large_fen = 200000  # a single settlement total (medfee_sumamt) above this is reported, fen (2,000 yuan: 1.7 times Shanghai's 1,200-yuan monthly limit in one go; legitimate expensive purchases such as 安宫牛黄丸 or a quarter's anticoagulant reach 1,000-1,500 yuan)
 -- param otc_limit_fen = 0  # limit for settlements of OTC drugs only, fen; 0 = off (Shanghai: 20000 = 200 yuan)
 WITH valid AS (
-    SELECT s.* FROM v_settlement s
+    -- the settlements above one of the limits: their lines are looked at below, not every
+    -- settlement's
+    SELECT s.id, s.store, s.setl_id, s.psn_no, s.ts, s.day, s.epoch, s.insurance_fen,
+           COALESCE(s.medfee_fen, s.insurance_fen, 0) AS total_fen
+    FROM v_settlement s
+    WHERE COALESCE(s.medfee_fen, s.insurance_fen, 0) > :large_fen
+       OR (:otc_limit_fen > 0 AND COALESCE(s.medfee_fen, s.insurance_fen, 0) > :otc_limit_fen)
 ), lines AS (
     SELECT l.setl_id, l.store, COUNT(DISTINCT l.item_id) AS n_lines, GROUP_CONCAT(DISTINCT l.item_id) AS items,
            SUM(CASE WHEN COALESCE(o.rx_flag, g.rx_flag, '1') IN ('0', 'N', 'n', 'false', '否', '非处方') THEN 0 ELSE 1 END) AS rx_lines
-    FROM settlement_lines l
+    FROM (SELECT DISTINCT setl_id, store FROM valid) v
+    JOIN settlement_lines l ON l.setl_id = v.setl_id AND l.store = v.store
     LEFT JOIN items o ON o.store = l.store AND o.item_id = l.item_id
     LEFT JOIN items g ON g.store = '' AND g.item_id = l.item_id
     WHERE l.deleted = 0
     GROUP BY l.setl_id, l.store
 ), big AS (
-    SELECT v.*, COALESCE(v.medfee_fen, v.insurance_fen, 0) AS total_fen, COALESCE(ln.n_lines, 0) AS n_lines,
-           ln.items, COALESCE(ln.rx_lines, 1) AS rx_lines
+    SELECT v.*, COALESCE(ln.n_lines, 0) AS n_lines, ln.items, COALESCE(ln.rx_lines, 1) AS rx_lines
     FROM valid v LEFT JOIN lines ln ON ln.setl_id = v.setl_id AND ln.store = v.store
 )
 SELECT store, psn_no, psn_no AS psn_nos, setl_id AS setl_ids, items, ts, day AS day_first, day AS day_last,
