@@ -9,12 +9,13 @@
 -- message_en: settlement {setl_id}: total {medfee_fen} yuan, lines add up to {lines_fen} yuan, fund + personal part {parts_fen} yuan
 -- param tolerance_yuan = 1  # difference tolerated (rounding)
 WITH lines AS (
-    SELECT store, setl_id, SUM(amount_fen) AS fen, GROUP_CONCAT('settlement_lines:' || id) AS refs
-    FROM settlement_lines WHERE deleted = 0 GROUP BY store, setl_id
+    SELECT store, setl_id, SUM(amount_fen) AS fen FROM settlement_lines WHERE deleted = 0 GROUP BY store, setl_id
 )
 SELECT s.store, s.day AS day_first, s.setl_id, s.setl_id AS setl_ids, s.psn_no AS psn_nos, s.medfee_fen,
        l.fen AS lines_fen, COALESCE(s.fund_pay_fen, 0) + COALESCE(s.psn_part_fen, 0) AS parts_fen, 0 AS amount_fen,
-       'settlements:' || s.id || COALESCE(',' || l.refs, '') AS evidence
+       'settlements:' || s.id || COALESCE(',' || (SELECT GROUP_CONCAT('settlement_lines:' || x.id) FROM settlement_lines x
+                                                  WHERE x.setl_id = s.setl_id AND x.store = s.store AND x.deleted = 0), '')
+           AS evidence  -- listed for the findings only (through settlement_lines_setl), not for every settlement
 FROM settlements s LEFT JOIN lines l ON l.store = s.store AND l.setl_id = s.setl_id
 WHERE s.is_reversal = 0 AND s.deleted = 0 AND s.medfee_fen IS NOT NULL
   AND ((l.fen IS NOT NULL AND ABS(l.fen - s.medfee_fen) > :tolerance_yuan * 100)
