@@ -7,7 +7,7 @@ The rules are written for SQLite; this engine transpiles each statement with sql
 * ``CAST(x AS INTEGER)`` truncates toward zero in SQLite and rounds in DuckDB: it becomes
   ``CAST(TRUNC(x) AS BIGINT)`` (BIGINT also because DuckDB's INTEGER is 32-bit);
 * NULLs sort first in SQLite: sqlglot writes ``NULLS FIRST`` where it matters;
-* ``GROUP_CONCAT`` becomes ``LISTAGG(... ORDER BY value)``, so that lists shown in messages
+* ``GROUP_CONCAT`` becomes the group's values as a sorted list joined by the separator, so that lists shown in messages
   come out in the same order on every run (SQLite gives its scan order; finding ids and
   list columns do not depend on it: lists are split and sorted in Python);
 * division by zero gives NULL as in SQLite (sqlglot's ``NULLIF``).
@@ -71,7 +71,7 @@ def translate(sql: str) -> str:
     """One SQLite statement as DuckDB SQL, with SQLite's semantics.
 
     >>> translate("SELECT CAST(a / b AS INTEGER), GROUP_CONCAT(c) FROM t ORDER BY d")
-    "SELECT CAST(TRUNC(a / NULLIF(b, 0)) AS BIGINT), LISTAGG(c, ',' ORDER BY c NULLS FIRST) FROM t ORDER BY d NULLS FIRST"
+    "SELECT CAST(TRUNC(a / NULLIF(b, 0)) AS BIGINT), CASE WHEN COUNT(c) = 0 THEN NULL ELSE ARRAY_TO_STRING(LIST_SORT(LIST(c)), ',') END FROM t ORDER BY d NULLS FIRST"
     """
     tree = sqlglot.parse_one(sql, read="sqlite")
     tree = tree.transform(_int_cast).transform(_sorted_concat)
