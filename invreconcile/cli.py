@@ -287,7 +287,10 @@ def _print_findings_summary(result, limit: int = 20) -> None:
               help="Parquet lake the duckdb/spark engines read (docs/lake.md); findings go to --db.")
 @click.option("--spark-master", default="local[*]", show_default=True,
               help="Spark master URL for --engine spark (spark://HOST:7077, yarn, local[N]).")
-def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, lake_dir=None, spark_master="local[*]"):
+@click.option("--memory-limit", help="Memory DuckDB may use for --engine duckdb, e.g. 4GB (default: 80% of RAM); "
+                                     "past it DuckDB works from temporary files.")
+def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, lake_dir=None, spark_master="local[*]",
+              memory_limit=None):
     """Run the rules, store the findings and print a summary. 稽核。"""
     from .audit import run_audit
     from .rules import load_config
@@ -302,7 +305,8 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
     from .engines import get_engine
     result = run_audit(db, stores=list(stores) or None, since=since, until=until,
                        rules=[r.strip() for r in rules.split(",") if r.strip()] if rules else None, config=cfg,
-                       engine=get_engine(engine, db, lake=lake_dir, spark_master=spark_master))
+                       engine=get_engine(engine, db, lake=lake_dir, spark_master=spark_master,
+                                         memory_limit=memory_limit))
     lang = _lang()
     if json_path:
         payload = json.dumps([f.as_dict(lang) for f in result.findings], ensure_ascii=False, indent=1)

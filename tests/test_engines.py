@@ -82,3 +82,28 @@ def test_translation_keeps_sqlite_semantics():
 
 def test_engines_registered():
     assert "duckdb" in ENGINES
+
+
+def test_duckdb_file_database_and_sqlite_one_thread_give_the_same_findings(world, tmp_path):
+    """The two places DuckDB keeps loaded tables (memory, a database file) and SQLite's
+    parallel and one-at-a-time rule runs all give the same findings."""
+    from invreconcile.engines import Engine, SQLiteEngine
+    root, db = world
+    parallel = run_audit(db, save_findings=False)
+    on_file = run_audit(db, engine=DuckDBEngine(root / "lake", database=str(tmp_path / "scratch.duckdb")),
+                        save_findings=False)
+    assert_same_findings(parallel, on_file)
+
+    class OneAtATime(SQLiteEngine):
+        queries = Engine.queries
+    assert_same_findings(parallel, run_audit(db, engine=OneAtATime(db), save_findings=False))
+
+
+def test_duckdb_memory_limit(world):
+    from invreconcile.engines.duckdb import _fits_in_memory
+    from invreconcile.errors import ConfigError
+    root, _ = world
+    assert _fits_in_memory(root / "lake", "4GB") and _fits_in_memory(root / "lake", None)
+    assert not _fits_in_memory(root / "lake", "10KB")
+    with pytest.raises(ConfigError, match="expected a size like 4GB"):
+        _fits_in_memory(root / "lake", "lots")
