@@ -104,9 +104,8 @@ def prepare(engine, config: Config, rules: list[Rule] | None = None) -> None:
              for (s,) in sorted(rows)],
             "CREATE TABLE store_hours (store TEXT PRIMARY KEY, open_min INTEGER, close_min INTEGER)")
     engine.analyze()  # statistics, so that the planner picks the selective indexes
-    for name, statement in zip(view_names(), view_statements()):
-        if name in need:
-            engine.create_table_as(name, statement.split(" AS\n", 1)[1])
+    engine.create_tables([(name, statement.split(" AS\n", 1)[1])
+                          for name, statement in zip(view_names(), view_statements()) if name in need])
     for name, cols in VIEW_INDEXES:
         if name in need:
             engine.index(name, cols)

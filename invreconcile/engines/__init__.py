@@ -6,7 +6,8 @@ An engine offers what :mod:`invreconcile.audit` needs and nothing more:
 * ``query(sql, params) -> (columns, rows)`` for a SELECT with ``:name`` parameters,
 * ``queries(jobs)``: independent SELECTs, each result rows or the exception raised
   (SQLite runs them on all cores),
-* ``create_table_as(name, select_sql)``, ``drop(name)``, ``index(name, columns)``,
+* ``create_table_as(name, select_sql)``, ``create_tables(pairs)`` (in order; SQLite builds
+  the costliest independent one on a second core), ``drop(name)``, ``index(name, columns)``,
 * ``write_rows(table, columns, rows, ddl)`` to (re)create a small table from Python rows,
 * ``analyze(tables=())`` after bulk changes (a no-op where it means nothing),
 * ``load(texts)`` with the SQL about to run (an engine over files may load what it reads),
@@ -83,6 +84,12 @@ class Engine:
                 out.append(exc)
         return out
 
+    def create_tables(self, statements: Sequence[tuple[str, str]]) -> None:
+        """Materialise ``(name, select_sql)`` pairs, in order (a statement may read the
+        tables made before it)."""
+        for name, select_sql in statements:
+            self.create_table_as(name, select_sql)
+
     def source_rows(self, table: str, ids: Sequence[int]) -> list[tuple]:
         """``(id, src_file, src_row)`` of the rows of ``table`` with these ids: where a
         finding's evidence comes from."""
@@ -119,7 +126,7 @@ class SQLiteEngine(Engine):
         """Independent SELECTs on all cores: one read-only connection per worker thread
         (SQLite runs a statement without holding Python's GIL). A ledger in memory, or a
         machine with one core, runs them one after the other."""
-        path = next((row[2] for row in self.conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+        path = self._path()
         workers = min(len(jobs), os.cpu_count() or 1, MAX_WORKERS)
         if not path or workers < 2:
             return super().queries(jobs)
@@ -152,6 +159,59 @@ class SQLiteEngine(Engine):
     def create_table_as(self, name: str, select_sql: str) -> None:
         self.drop(name)
         self.conn.execute(f"CREATE TABLE {name} AS {select_sql}")
+
+    def create_tables(self, statements: Sequence[tuple[str, str]]) -> None:
+        """As :meth:`Engine.create_tables`, on two cores: the costliest statement that
+        reads none of the others and that none of the others read is built by a second
+        thread into a scratch database file beside the ledger (SQLite writes one table at
+        a time per file) while this connection builds the rest; then it is copied in."""
+        path = self._path()
+        names = [name for name, _ in statements]
+        reads = {name: {other for other in names if other != name and re.search(rf"\b{other}\b", sql)}
+                 for name, sql in statements}
+        alone = [(name, sql) for name, sql in statements
+                 if not reads[name] and not any(name in reads[other] for other in names)]
+        if not path or (os.cpu_count() or 1) < 2 or len(statements) < 2 or not alone:
+            return super().create_tables(statements)
+        try:  # rows per table, from the statistics the audit has just gathered
+            rows = {t: int(stat.split()[0]) for t, stat in self.conn.execute("SELECT tbl, stat FROM sqlite_stat1")}
+        except sqlite3.OperationalError:  # never analysed
+            rows = {}
+        cost = {name: sum(n for t, n in rows.items() if re.search(rf"\b{t}\b", sql)) for name, sql in alone}
+        side_name, side_sql = max(alone, key=lambda item: cost[item[0]])
+        side_file = f"{path}-{side_name}.tmp"
+        for old in (side_file, side_file + "-journal"):
+            if os.path.exists(old):
+                os.remove(old)
+
+        def build_side():
+            conn = sqlite3.connect(Path(side_file).as_uri(), uri=True, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA journal_mode=OFF")
+                conn.execute("ATTACH DATABASE ? AS ledger", (Path(path).as_uri() + "?mode=ro",))
+                conn.execute(f"CREATE TABLE {side_name} AS {side_sql}")
+            finally:
+                conn.close()
+
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                side = pool.submit(build_side)
+                super().create_tables([(n, q) for n, q in statements if n != side_name])
+                side.result()
+            self.drop(side_name)
+            self.conn.execute("ATTACH DATABASE ? AS side", (side_file,))
+            try:
+                self.conn.execute(f"CREATE TABLE main.{side_name} AS SELECT * FROM side.{side_name}")
+            finally:
+                self.conn.execute("DETACH DATABASE side")
+        finally:
+            for old in (side_file, side_file + "-journal"):
+                if os.path.exists(old):
+                    os.remove(old)
+
+    def _path(self) -> str:
+        """The ledger's file, '' for a ledger in memory."""
+        return next((row[2] for row in self.conn.execute("PRAGMA database_list") if row[1] == "main"), "")
 
     def index(self, name: str, columns: Sequence[str]) -> None:
         self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name}_{'_'.join(columns)} ON {name}({', '.join(columns)})")
