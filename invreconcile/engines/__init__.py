@@ -29,7 +29,7 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..errors import ConfigError
 
@@ -145,9 +145,13 @@ class SQLiteEngine(Engine):
             except Exception as exc:  # reported per rule by the audit
                 return exc
 
+        # the costliest first (rows of the tables they name), so that the last ones to
+        # finish are short and both cores stay busy to the end
+        order = sorted(range(len(jobs)), key=self._rows_named(sql for sql, _ in jobs), reverse=True)
         try:
             with ThreadPoolExecutor(workers) as pool:
-                return list(pool.map(run, [(sql, params or {}) for sql, params in jobs]))
+                done = dict(zip(order, pool.map(run, [(jobs[i][0], jobs[i][1] or {}) for i in order])))
+            return [done[i] for i in range(len(jobs))]
         finally:
             for conn in opened:
                 conn.close()
@@ -173,12 +177,8 @@ class SQLiteEngine(Engine):
                  if not reads[name] and not any(name in reads[other] for other in names)]
         if not path or (os.cpu_count() or 1) < 2 or len(statements) < 2 or not alone:
             return super().create_tables(statements)
-        try:  # rows per table, from the statistics the audit has just gathered
-            rows = {t: int(stat.split()[0]) for t, stat in self.conn.execute("SELECT tbl, stat FROM sqlite_stat1")}
-        except sqlite3.OperationalError:  # never analysed
-            rows = {}
-        cost = {name: sum(n for t, n in rows.items() if re.search(rf"\b{t}\b", sql)) for name, sql in alone}
-        side_name, side_sql = max(alone, key=lambda item: cost[item[0]])
+        cost = self._rows_named(sql for _, sql in alone)
+        side_name, side_sql = alone[max(range(len(alone)), key=cost)]
         side_file = f"{path}-{side_name}.tmp"
         for old in (side_file, side_file + "-journal"):
             if os.path.exists(old):
@@ -208,6 +208,16 @@ class SQLiteEngine(Engine):
             for old in (side_file, side_file + "-journal"):
                 if os.path.exists(old):
                     os.remove(old)
+
+    def _rows_named(self, sqls) -> Callable[[int], int]:
+        """A cost estimate for each of ``sqls`` (by position): the rows of the tables it
+        names, from the planner statistics (none before the first ANALYZE)."""
+        try:
+            rows = {t: int(stat.split()[0]) for t, stat in self.conn.execute("SELECT tbl, stat FROM sqlite_stat1")}
+        except sqlite3.OperationalError:
+            rows = {}
+        costs = [sum(n for t, n in rows.items() if re.search(rf"\b{t}\b", sql)) for sql in sqls]
+        return costs.__getitem__
 
     def _path(self) -> str:
         """The ledger's file, '' for a ledger in memory."""
