@@ -96,6 +96,19 @@ def _cell(x: dict, key: str, fmt: str) -> str:
     return "failed: " + x["failed"] if "failed" in x else format(x[key], fmt)
 
 
+def _renamed(cols: list[str], suffix: str, offset: int) -> str:
+    """SELECT list of one copy: ids moved by ``offset``, names in SUFFIXED get ``suffix``."""
+    exprs = []
+    for c in cols:
+        if c in ("id", "src_id"):
+            exprs.append(f"{c} + {offset} AS {c}")
+        elif c in SUFFIXED:
+            exprs.append(f"CASE WHEN {c} IS NULL OR {c} = '' THEN {c} ELSE {c} || '{suffix}' END AS {c}")
+        else:
+            exprs.append(c)
+    return ", ".join(exprs)
+
+
 def replicate(db_path: Path, copies: int) -> int:
     """Append ``copies - 1`` renamed copies of every fact row; returns settlement lines."""
     import sqlite3
@@ -119,15 +132,8 @@ def replicate(db_path: Path, copies: int) -> int:
             first = next(c for c in cols if c in SUFFIXED)
             where = (where + " AND " if where else "WHERE ") + f"({first} IS NULL OR {first} NOT GLOB '*x[0-9]*')"
         for k in range(1, copies):
-            exprs = []
-            for c in cols:
-                if c in ("id", "src_id"):
-                    exprs.append(f"{c} + {k * OFFSET}")
-                elif c in SUFFIXED:
-                    exprs.append(f"CASE WHEN {c} IS NULL OR {c} = '' THEN {c} ELSE {c} || 'x{k}' END")
-                else:
-                    exprs.append(c)
-            conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(exprs)} FROM {table} {where}")
+            conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {_renamed(cols, f'x{k}', k * OFFSET)} "
+                         f"FROM {table} {where}")
     conn.execute("COMMIT")
     for _, sql in indexes:
         conn.execute(sql)
@@ -143,6 +149,7 @@ def replicate_lake(src: Path, dst: Path, copies: int) -> int:
     layout (docs/lake.md). For sizes where building the SQLite ledger first would take tens
     of GB and an hour. Returns settlement lines."""
     import duckdb
+    from invreconcile.engines.duckdb import lake_glob
     from invreconcile.lake import BY_STORE, BY_STORE_MONTH, TABLES, table_schema
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst)
@@ -157,23 +164,14 @@ def replicate_lake(src: Path, dst: Path, copies: int) -> int:
         where = "WHERE store <> ''" if table in ("items", "item_products") else ""
         parts = ("store", "month") if table in BY_STORE_MONTH else ("store",) if table in BY_STORE else ()
         for k in range(1, copies):
-            exprs = []
-            for c in cols:
-                if c in ("id", "src_id"):
-                    exprs.append(f"{c} + {k * 10**10} AS {c}")
-                elif c in SUFFIXED:
-                    exprs.append(f"CASE WHEN {c} IS NULL OR {c} = '' THEN {c} ELSE {c} || 'y{k}' END AS {c}")
-                else:
-                    exprs.append(c)
-            select = (f"SELECT {', '.join(exprs)} FROM read_parquet('{src}/{table}/**/*.parquet', "
+            select = (f"SELECT {_renamed(cols, f'y{k}', k * 10**10)} FROM read_parquet('{lake_glob(src, table)}', "
                       f"hive_partitioning = false, union_by_name = true) {where}")
             opts = (f", PARTITION_BY ({', '.join(parts)}), WRITE_PARTITION_COLUMNS true, OVERWRITE_OR_IGNORE true"
                     if parts else "")
             target = dst / table if parts else dst / table / f"part-y{k}.parquet"
             pattern = f", FILENAME_PATTERN 'part-y{k}-{{i}}'" if parts else ""
             con.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet{opts}{pattern})")
-    return con.execute(f"SELECT COUNT(*) FROM read_parquet('{dst}/settlement_lines/**/*.parquet', "
-                       "hive_partitioning = false)").fetchone()[0]
+    return _lake_lines(dst)
 
 
 def main() -> None:
@@ -266,7 +264,8 @@ def main() -> None:
 
 def _lake_lines(lake: Path) -> int:
     import duckdb
-    return duckdb.connect().execute(f"SELECT COUNT(*) FROM read_parquet('{lake}/settlement_lines/**/*.parquet', "
+    from invreconcile.engines.duckdb import lake_glob
+    return duckdb.connect().execute(f"SELECT COUNT(*) FROM read_parquet('{lake_glob(lake, 'settlement_lines')}', "
                                     "hive_partitioning = false)").fetchone()[0]
 
 
