@@ -28,8 +28,19 @@ EVIDENCE_COLUMNS = ("store", "ts", "item_id", "item_name", "qty", "amount_fen", 
                     "psn_no", "psn_name", "certno", "codes", "code")
 
 
+class Document:
+    """What every report model offers its writers: its fields as a dict, and the text in
+    its language (subclasses have a ``lang`` field, 'zh' or 'en')."""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def t(self, zh: str, en: str) -> str:
+        return en if self.lang == "en" else zh
+
+
 @dataclass
-class Report:
+class Report(Document):
     generated_for: list          # store codes covered
     period: dict                 # {"first": day, "last": day} (None when unknown)
     lang: str
@@ -44,12 +55,6 @@ class Report:
     rejects: list = field(default_factory=list)
     ranking: list = field(default_factory=list)
     charts: dict = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def t(self, zh: str, en: str) -> str:
-        return en if self.lang == "en" else zh
 
 
 def _table_exists(conn, name: str) -> bool:

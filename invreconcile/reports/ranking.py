@@ -263,15 +263,9 @@ def sample_stores(ranking_or_population, n: int, seed, weighted: bool = False, s
             + (f", day >= {since}" if since else "") + (f", day <= {until}" if until else "")
             + ") sorted by setl_id; Python random.Random(f'{seed}:{store}').sample(those, k).")
         for pick in picks:
-            sql = "SELECT setl_id FROM settlements WHERE deleted = 0 AND is_reversal = 0 AND store = ?"
-            args: list = [pick["store"]]
-            if since:
-                sql += " AND day >= ?"
-                args.append(since)
-            if until:
-                sql += " AND day <= ?"
-                args.append(until)
-            ids = sorted({s for (s,) in db.conn.execute(sql, args)})
+            scope, args = scope_sql([pick["store"]], since, until)
+            ids = sorted({s for (s,) in db.conn.execute(
+                "SELECT setl_id FROM settlements WHERE deleted = 0 AND is_reversal = 0" + scope, args)})
             k = min(settlements_per_store, len(ids))
             pick["settlement_population"] = len(ids)
             pick["settlements"] = random.Random(f"{seed_v}:{pick['store']}").sample(ids, k)

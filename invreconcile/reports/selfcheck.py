@@ -13,14 +13,14 @@ correct, which process gaps to close; as data (:func:`build_selfcheck`) and as X
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from ..findings import load as load_findings
-from .model import mask_finding
+from .model import Document, mask_finding
 from .privacy import Privacy, ledger_persons
 from .xlsx import Col, _kv, set_text, sheet_name, write_table
 
@@ -29,7 +29,7 @@ PROCESS_RULES = ("product_barcode_as_code", "codes_fewer_than_boxes", "expired_a
 
 
 @dataclass
-class SelfCheck:
+class SelfCheck(Document):
     store: str
     period: dict
     lang: str
@@ -41,12 +41,6 @@ class SelfCheck:
     process_gaps: list = field(default_factory=list)
     rejects: list = field(default_factory=list)
     other_findings: list = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def t(self, zh: str, en: str) -> str:
-        return en if self.lang == "en" else zh
 
 
 def _ref(ev: dict) -> str:
