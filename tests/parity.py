@@ -2,6 +2,21 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+
+def sample_lake(root: Path):
+    """The sample chain (6 stores, 31 days) generated under ``root``/data, imported into
+    ``root``/ledger.db and exported to ``root``/lake; returns the ledger."""
+    from invreconcile.importer import import_paths
+    from invreconcile.lake import export_lake
+    from invreconcile.ledger import open_ledger
+    from invreconcile.sample import generate
+    generate(root / "data", stores=6, days=31, customers=300)
+    db = open_ledger(root / "ledger.db")
+    import_paths(db, [root / "data"])
+    export_lake(db, root / "lake")
+    return db
 
 
 def lists_sorted(text: str) -> str:

@@ -13,20 +13,14 @@ pytest.importorskip("pyarrow")
 from invreconcile.audit import run_audit  # noqa: E402
 from invreconcile.engines import ENGINES, get_engine  # noqa: E402
 from invreconcile.engines.duckdb import DuckDBEngine, translate  # noqa: E402
-from invreconcile.importer import import_paths  # noqa: E402
-from invreconcile.lake import TABLES, export_lake, import_to_lake, table_schema  # noqa: E402
-from invreconcile.ledger import open_ledger  # noqa: E402
-from invreconcile.sample import generate  # noqa: E402
-from parity import assert_same_findings  # noqa: E402  (tests/ is on sys.path)
+from invreconcile.lake import TABLES, import_to_lake, table_schema  # noqa: E402
+from parity import assert_same_findings, sample_lake  # noqa: E402  (tests/ is on sys.path)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("engines")
-    generate(root / "data", stores=6, days=31, customers=300)
-    db = open_ledger(root / "ledger.db")
-    import_paths(db, [root / "data"])
-    export_lake(db, root / "lake")
+    db = sample_lake(root)
     import_to_lake([root / "data"], root / "lake_direct")
     return root, db
 

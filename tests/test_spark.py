@@ -26,12 +26,9 @@ from invreconcile.cli import main  # noqa: E402
 from invreconcile.engines import ENGINES, SQLiteEngine, get_engine  # noqa: E402
 from invreconcile.engines.spark import SparkEngine, build_session, translate  # noqa: E402
 from invreconcile.errors import ConfigError  # noqa: E402
-from invreconcile.importer import import_paths  # noqa: E402
-from invreconcile.lake import export_lake  # noqa: E402
 from invreconcile.ledger import open_ledger  # noqa: E402
 from invreconcile.rules import load_config  # noqa: E402
-from invreconcile.sample import generate  # noqa: E402
-from parity import assert_same_findings  # noqa: E402  (tests/ is on sys.path)
+from parity import assert_same_findings, sample_lake  # noqa: E402  (tests/ is on sys.path)
 
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
 
@@ -49,10 +46,7 @@ def spark():
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("spark")
-    generate(root / "data", stores=6, days=31, customers=300)
-    db = open_ledger(root / "ledger.db")
-    import_paths(db, [root / "data"])
-    export_lake(db, root / "lake")
+    db = sample_lake(root)
     config = load_config(root / "data" / "invreconcile.toml")
     on_sqlite = run_audit(db, config=config, save_findings=False)
     return root, db, config, on_sqlite
