@@ -19,7 +19,6 @@ code, a GS1 element string, or the EAN-13 product barcode scanned by mistake).
 True
 >>> decode_image("no-such-file.png")
 Traceback (most recent call last):
-...
 invreconcile.errors.InputError: no-such-file.png: file not found. Check the path; decode reads PNG, JPEG and WEBP images.
 """
 from __future__ import annotations

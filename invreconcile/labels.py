@@ -11,7 +11,6 @@ multi-page PDF.
 ['labels.svg']
 >>> make_labels([LabelSpec("6901234567892")], out)
 Traceback (most recent call last):
-...
 invreconcile.labels.LabelError: label 1: '6901234567892' is not a drug trace code: This is the product barcode (EAN-13), not a trace code: scan the trace code. Print trace codes only, or pass allow_any=True to print it anyway.
 
 Chinese text needs a CJK font. :func:`find_cjk_font` looks for one (``fc-list :lang=zh``
