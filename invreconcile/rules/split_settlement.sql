@@ -25,13 +25,22 @@ WITH valid AS (
            SUM(CASE WHEN prev_epoch IS NULL OR epoch - prev_epoch > :gap_min * 60 THEN 1 ELSE 0 END)
                OVER (PARTITION BY store, psn_no ORDER BY epoch, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS g
     FROM seq
+), parts AS (
+    -- the split purchases, without their lists: a group is every settlement of the person at
+    -- the store from its first to its last epoch (equal epochs are never split apart)
+    SELECT store, psn_no, COUNT(*) AS n, MIN(epoch) AS epoch0, MAX(epoch) AS epoch1, MIN(ts) AS first_ts,
+           MAX(ts) AS last_ts, MIN(day) AS day_first, MAX(day) AS day_last, SUM(total_fen) AS total_fen,
+           MAX(total_fen) AS max_fen, SUM(COALESCE(insurance_fen, 0)) AS amount_fen
+    FROM grp
+    GROUP BY store, psn_no, g
+    HAVING COUNT(*) >= 2 AND SUM(total_fen) > :limit_fen AND MAX(total_fen) <= :limit_fen
 )
-SELECT store, psn_no, psn_no AS psn_nos, COUNT(*) AS n, MIN(ts) AS first_ts, MAX(ts) AS last_ts,
-       MIN(day) AS day_first, MAX(day) AS day_last, SUM(total_fen) AS total_fen, MAX(total_fen) AS max_fen,
-       :limit_fen AS limit_fen, SUM(COALESCE(insurance_fen, 0)) AS amount_fen,
-       GROUP_CONCAT(setl_id) AS setl_ids, GROUP_CONCAT('settlements:' || id) AS evidence,
-       CASE WHEN COUNT(*) >= :high_parts THEN 'high' ELSE 'medium' END AS severity
-FROM grp
-GROUP BY store, psn_no, g
-HAVING COUNT(*) >= 2 AND SUM(total_fen) > :limit_fen AND MAX(total_fen) <= :limit_fen
-ORDER BY store, first_ts
+SELECT p.store, p.psn_no, p.psn_no AS psn_nos, p.n, p.first_ts, p.last_ts, p.day_first, p.day_last, p.total_fen,
+       p.max_fen, :limit_fen AS limit_fen, p.amount_fen,
+       GROUP_CONCAT(s.setl_id) AS setl_ids, GROUP_CONCAT('settlements:' || s.id) AS evidence,
+       CASE WHEN p.n >= :high_parts THEN 'high' ELSE 'medium' END AS severity
+FROM parts p
+JOIN v_settlement s ON s.psn_no = p.psn_no AND s.epoch >= p.epoch0 AND s.epoch <= p.epoch1 AND s.store = p.store
+GROUP BY p.store, p.psn_no, p.epoch0, p.n, p.first_ts, p.last_ts, p.day_first, p.day_last, p.total_fen, p.max_fen,
+         p.amount_fen
+ORDER BY p.store, p.first_ts
