@@ -17,15 +17,27 @@ WITH lines AS (
       AND NOT EXISTS (SELECT 1 FROM sales s JOIN name_map n ON n.store = s.store AND n.till_name = s.item_name
                       AND n.insurance_name = l.item_name AND n.verdict = 'match'
                       WHERE s.setl_id = l.setl_id AND s.store = l.store AND s.deleted = 0 AND s.is_return = 0)
+), keyed AS (
+    SELECT DISTINCT setl_id, store FROM lines
+), till AS (
+    -- what the till sold under those settlements only (returns not counted)
+    SELECT k.setl_id, k.store, GROUP_CONCAT(DISTINCT s.item_id) AS items, GROUP_CONCAT(DISTINCT s.item_name) AS till_names
+    FROM keyed k JOIN sales s ON s.setl_id = k.setl_id AND s.store = k.store AND s.deleted = 0 AND s.is_return = 0
+    GROUP BY k.setl_id, k.store
+), till_refs AS (
+    SELECT k.setl_id, k.store, GROUP_CONCAT('sales:' || s.id) AS refs
+    FROM keyed k JOIN sales s ON s.setl_id = k.setl_id AND s.store = k.store AND s.deleted = 0
+    GROUP BY k.setl_id, k.store
+), money AS (
+    SELECT m.id, SUM(m.insured_fen) AS insured_fen FROM v_line_money m WHERE m.id IN (SELECT id FROM lines) GROUP BY m.id
 )
 SELECT l.store, l.day AS day_first, l.setl_id, l.setl_id AS setl_ids, l.psn_no AS psn_nos, l.item_name AS insurance_name,
-       l.item_id || ',' || (SELECT GROUP_CONCAT(DISTINCT s.item_id) FROM sales s WHERE s.setl_id = l.setl_id
-                           AND s.store = l.store AND s.deleted = 0 AND s.is_return = 0) AS items,
-       (SELECT GROUP_CONCAT(DISTINCT s.item_name) FROM sales s WHERE s.setl_id = l.setl_id AND s.store = l.store
-        AND s.deleted = 0 AND s.is_return = 0) AS till_names,
+       l.item_id || ',' || t.items AS items, t.till_names,
        COALESCE((SELECT MAX(n.score) FROM name_map n JOIN sales s ON s.item_name = n.till_name AND s.store = n.store
                  WHERE n.insurance_name = l.item_name AND n.store = l.store AND s.setl_id = l.setl_id), 0) AS best_score,
-       CAST(COALESCE((SELECT SUM(m.insured_fen) FROM v_line_money m WHERE m.id = l.id), 0) AS INTEGER) AS amount_fen,
-       'settlement_lines:' || l.id || ',' || (SELECT GROUP_CONCAT('sales:' || s.id) FROM sales s
-                                               WHERE s.setl_id = l.setl_id AND s.store = l.store AND s.deleted = 0) AS evidence
+       CAST(COALESCE(m.insured_fen, 0) AS INTEGER) AS amount_fen,
+       'settlement_lines:' || l.id || ',' || r.refs AS evidence
 FROM lines l
+JOIN till t ON t.setl_id = l.setl_id AND t.store = l.store
+JOIN till_refs r ON r.setl_id = l.setl_id AND r.store = l.store
+LEFT JOIN money m ON m.id = l.id
