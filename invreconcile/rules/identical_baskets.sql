@@ -22,8 +22,7 @@ WITH valid AS (
     SELECT v.id, v.store, v.setl_id, v.psn_no, v.epoch, v.day, v.insurance_fen,
            COUNT(*) AS n_lines, COUNT(DISTINCT l.item_id) AS n_items, MIN(l.item_id) AS i_min, MAX(l.item_id) AS i_max,
            SUM(l.qty) AS qty, SUM(COALESCE(l.amount_fen, 0)) AS basket_fen,
-           SUM(l.qty * l.qty) AS chk,
-           GROUP_CONCAT(DISTINCT l.item_id) AS items
+           SUM(l.qty * l.qty) AS chk
     FROM valid v JOIN settlement_lines l ON l.setl_id = v.setl_id AND l.store = v.store AND l.deleted = 0
     WHERE l.item_id IS NOT NULL AND l.qty IS NOT NULL
     GROUP BY v.id, v.store, v.setl_id, v.psn_no, v.epoch, v.day, v.insurance_fen
@@ -38,13 +37,30 @@ WITH valid AS (
                OVER (PARTITION BY store, n_lines, n_items, i_min, i_max, qty, basket_fen, chk
                      ORDER BY epoch, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS g
     FROM seq
+), found AS (
+    -- the groups of at least min_persons persons, found without building any list
+    SELECT store, n_lines, n_items, i_min, i_max, qty, basket_fen, chk, g FROM grp
+    GROUP BY store, n_lines, n_items, i_min, i_max, qty, basket_fen, chk, g
+    HAVING COUNT(DISTINCT psn_no) >= :min_persons
+), member AS (
+    -- the settlements of the groups found, with their item lists (for these only; EXISTS
+    -- rather than a join, so that SQLite checks it before reading a settlement's lines)
+    SELECT m.store, m.n_lines, m.n_items, m.i_min, m.i_max, m.qty, m.basket_fen, m.chk, m.g, m.id, m.setl_id, m.psn_no,
+           m.day, m.insurance_fen, GROUP_CONCAT(DISTINCT l.item_id) AS items
+    FROM grp m
+    JOIN settlement_lines l ON l.setl_id = m.setl_id AND l.store = m.store AND l.deleted = 0
+    WHERE l.item_id IS NOT NULL AND l.qty IS NOT NULL
+      AND EXISTS (SELECT 1 FROM found f WHERE f.store = m.store AND f.n_lines = m.n_lines AND f.n_items = m.n_items
+                  AND f.i_min = m.i_min AND f.i_max = m.i_max AND f.qty = m.qty AND f.basket_fen = m.basket_fen
+                  AND f.chk = m.chk AND f.g = m.g)
+    GROUP BY m.store, m.n_lines, m.n_items, m.i_min, m.i_max, m.qty, m.basket_fen, m.chk, m.g, m.id, m.setl_id, m.psn_no,
+             m.day, m.insurance_fen
 )
 SELECT store, COUNT(*) AS n, COUNT(DISTINCT psn_no) AS n_psn, MIN(n_items) AS n_items, MIN(items) AS items,
        MIN(basket_fen) AS basket_fen, MIN(day) AS day_first, MAX(day) AS day_last,
        SUM(COALESCE(insurance_fen, 0)) AS amount_fen, GROUP_CONCAT(setl_id) AS setl_ids,
        GROUP_CONCAT(DISTINCT psn_no) AS psn_nos, GROUP_CONCAT('settlements:' || id) AS evidence,
        CASE WHEN COUNT(DISTINCT psn_no) >= :high_persons THEN 'high' ELSE 'medium' END AS severity
-FROM grp
+FROM member
 GROUP BY store, n_lines, n_items, i_min, i_max, qty, basket_fen, chk, g
-HAVING COUNT(DISTINCT psn_no) >= :min_persons
 ORDER BY store, day_first
