@@ -16,26 +16,32 @@ WITH valid AS (
     SELECT s.id, s.store, s.setl_id, s.psn_no, s.month, s.day, s.insurance_fen FROM v_settlement s
     WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
 ), per_day AS (
+    -- counts first; the lists below are built for the persons reported only
     SELECT store, psn_no, day AS period_text, MIN(day) AS day_first, MAX(day) AS day_last, COUNT(*) AS n,
            :day_max AS limit_n, '当日' AS scope_zh, 'on' AS scope_en,
            CASE WHEN COUNT(*) >= :day_high THEN 'high' ELSE 'medium' END AS severity,
-           SUM(COALESCE(insurance_fen, 0)) AS amount_fen,
-           GROUP_CONCAT(setl_id) AS setl_ids, GROUP_CONCAT('settlements:' || id) AS evidence
+           SUM(COALESCE(insurance_fen, 0)) AS amount_fen
     FROM valid GROUP BY store, psn_no, day
     HAVING COUNT(*) > :day_max
 ), per_month AS (
     SELECT store, psn_no, month AS period_text, MIN(day) AS day_first, MAX(day) AS day_last, COUNT(*) AS n,
            :month_max AS limit_n, '当月' AS scope_zh, 'in month' AS scope_en, 'medium' AS severity,
-           SUM(COALESCE(insurance_fen, 0)) AS amount_fen,
-           GROUP_CONCAT(setl_id) AS setl_ids, GROUP_CONCAT('settlements:' || id) AS evidence
+           SUM(COALESCE(insurance_fen, 0)) AS amount_fen
     FROM valid GROUP BY store, psn_no, month
     HAVING COUNT(*) > :month_max
 )
-SELECT store, psn_no, psn_no AS psn_nos, period_text AS period, period_text, day_first, day_last, n, limit_n,
-       scope_zh, scope_en, severity, amount_fen, setl_ids, evidence
-FROM per_day
+SELECT p.store AS store, p.psn_no AS psn_no, p.psn_no AS psn_nos, p.period_text AS period, p.period_text AS period_text,
+       p.day_first AS day_first, p.day_last AS day_last, p.n AS n, p.limit_n AS limit_n, p.scope_zh AS scope_zh,
+       p.scope_en AS scope_en, p.severity AS severity, p.amount_fen AS amount_fen,
+       GROUP_CONCAT(s.setl_id) AS setl_ids, GROUP_CONCAT('settlements:' || s.id) AS evidence
+FROM per_day p JOIN v_settlement s ON s.psn_no = p.psn_no AND s.store = p.store AND s.day = p.period_text
+GROUP BY p.store, p.psn_no, p.period_text, p.day_first, p.day_last, p.n, p.limit_n, p.scope_zh, p.scope_en, p.severity,
+         p.amount_fen
 UNION ALL
-SELECT store, psn_no, psn_no, period_text, period_text, day_first, day_last, n, limit_n,
-       scope_zh, scope_en, severity, amount_fen, setl_ids, evidence
-FROM per_month
+SELECT p.store, p.psn_no, p.psn_no, p.period_text, p.period_text, p.day_first, p.day_last, p.n,
+       p.limit_n, p.scope_zh, p.scope_en, p.severity, p.amount_fen,
+       GROUP_CONCAT(s.setl_id), GROUP_CONCAT('settlements:' || s.id)
+FROM per_month p JOIN v_settlement s ON s.psn_no = p.psn_no AND s.store = p.store AND s.month = p.period_text
+GROUP BY p.store, p.psn_no, p.period_text, p.day_first, p.day_last, p.n, p.limit_n, p.scope_zh, p.scope_en, p.severity,
+         p.amount_fen
 ORDER BY store, psn_no, period
