@@ -7,9 +7,6 @@
 -- why_en: The first 7 digits of a trace code (or the GTIN) identify the product and pack. A code of another product on a settlement means the drug billed is not the drug handed over, or the code was borrowed.
 -- message_zh: 结算 {tx} 的商品 {item_id}（{item_name}）扫描了追溯码 {code}，其标识码 {product_key} 属于 {other_items}
 -- message_en: settlement {tx} billed item {item_id} ({item_name}) with trace code {code}, whose product code {product_key} belongs to {other_items}
-WITH keyed AS (
-    SELECT DISTINCT store, item_id FROM item_products
-)
 SELECT t.store, t.day AS day_first, t.code AS codes, t.code, t.item_id, COALESCE(i.item_name, '') AS item_name,
        t.product_key, t.tx, t.setl_id AS setl_ids, t.psn_no AS psn_nos,
        t.item_id || ',' || COALESCE((SELECT GROUP_CONCAT(DISTINCT p.item_id) FROM item_products p
@@ -23,7 +20,13 @@ SELECT t.store, t.day AS day_first, t.code AS codes, t.code, t.item_id, COALESCE
 FROM v_code_tx t
 LEFT JOIN v_item i ON i.store = t.store AND i.item_id = t.item_id
 WHERE t.reversed = 0 AND t.code_kind IN ('cn20', 'gs1')
-  AND EXISTS (SELECT 1 FROM keyed k WHERE k.item_id = t.item_id AND (k.store = t.store OR k.store = ''))
-  AND NOT EXISTS (SELECT 1 FROM item_products p WHERE p.item_id = t.item_id AND (p.store = t.store OR p.store = '')
+  -- the item has products listed, for its store or for all stores ('') ...
+  AND (EXISTS (SELECT 1 FROM item_products k WHERE k.item_id = t.item_id AND k.store = t.store)
+       OR EXISTS (SELECT 1 FROM item_products k WHERE k.item_id = t.item_id AND k.store = ''))
+  -- ... and the code's product is none of them (equality lookups, no OR inside: DuckDB
+  -- then needs no copy of the code transactions for them)
+  AND NOT EXISTS (SELECT 1 FROM item_products p WHERE p.item_id = t.item_id AND p.store = t.store
+                  AND p.product_key = t.product_key)
+  AND NOT EXISTS (SELECT 1 FROM item_products p WHERE p.item_id = t.item_id AND p.store = ''
                   AND p.product_key = t.product_key)
   AND NOT EXISTS (SELECT 1 FROM code_ancestors a WHERE a.code = t.code AND a.depth > 0)
