@@ -46,6 +46,10 @@ VIEW_INDEXES = (
 )
 
 
+#: shared views the reports read after the audit (the others are the audit's own)
+KEPT_VIEWS = ("v_movements", "v_count_book", "v_item")
+
+
 class _Fmt(dict):
     def __missing__(self, key):
         return "{" + key + "}"
@@ -85,10 +89,12 @@ def _needed(rules: list[Rule]) -> set[str]:
 STORES_SQL = "SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales"
 
 
-def prepare(engine, config: Config, rules: list[Rule] | None = None) -> None:
-    """Tables the rules read besides the ledger: opening hours per store, the shared views
-    (materialised once per audit and indexed, so that rules reading them several times do
-    not recompute them), name matches. Only what ``rules`` (default: all) need is built."""
+def prepare(engine, config: Config, rules: list[Rule] | None = None, jobs=()) -> list:
+    """Tables the rules read besides the ledger: opening hours per store, name matches,
+    the shared views (materialised once per audit and indexed, so that rules reading them
+    several times do not recompute them); then ``jobs`` (the rules' ``(sql, params)``),
+    whose results are returned (see :meth:`Engine.build_and_query`). Only what ``rules``
+    (default: all) need is built."""
     rules = rules if rules is not None else builtin_rules()
     need = _needed(rules)
     engine.load([*(r.sql + r.message_zh + r.message_en for r in rules), STORES_SQL,
@@ -104,14 +110,12 @@ def prepare(engine, config: Config, rules: list[Rule] | None = None) -> None:
              for (s,) in sorted(rows)],
             "CREATE TABLE store_hours (store TEXT PRIMARY KEY, open_min INTEGER, close_min INTEGER)")
     engine.analyze()  # statistics, so that the planner picks the selective indexes
-    engine.create_tables([(name, statement.split(" AS\n", 1)[1])
-                          for name, statement in zip(view_names(), view_statements()) if name in need])
-    for name, cols in VIEW_INDEXES:
-        if name in need:
-            engine.index(name, cols)
-    engine.analyze([name for name in view_names() if name in need])  # only the new tables
-    if "name_map" in need:
+    if "name_map" in need:  # reads the ledger's own tables only
         refresh_name_map(engine)
+    return engine.build_and_query(
+        [(name, statement.split(" AS\n", 1)[1]) for name, statement in zip(view_names(), view_statements())
+         if name in need],
+        [(name, cols) for name, cols in VIEW_INDEXES if name in need], list(jobs), keep=KEPT_VIEWS)
 
 
 def to_findings(rule: Rule, rows: list[dict], evidence: list[tuple[list[dict], int]]) -> list[Finding]:
@@ -143,10 +147,9 @@ def run_audit(db, *, stores: list[str] | None = None, since: str | None = None, 
     config = config or Config()
     engine = engine or SQLiteEngine(db)
     chosen = select_rules(builtin_rules(), rules, config)
-    prepare(engine, config, chosen)
+    answers = prepare(engine, config, chosen, [(rule.sql, rule.bind(config.overrides(rule))) for rule in chosen])
     results: list[tuple[Rule, list[dict]]] = []
     errors = {}
-    answers = engine.queries([(rule.sql, rule.bind(config.overrides(rule))) for rule in chosen])
     for rule, answer in zip(chosen, answers):
         if isinstance(answer, Exception):  # one broken rule must not hide the others' findings
             errors[rule.id] = f"{type(answer).__name__}: {answer}"

@@ -80,7 +80,7 @@ def test_engines_registered():
 
 def test_duckdb_file_database_and_sqlite_one_thread_give_the_same_findings(world, tmp_path):
     """The two places DuckDB keeps loaded tables (memory, a database file) and SQLite's
-    parallel and one-at-a-time rule runs all give the same findings."""
+    schedule on all cores and its one-step-after-the-other run all give the same findings."""
     from invreconcile.engines import Engine, SQLiteEngine
     root, db = world
     parallel = run_audit(db, save_findings=False)
@@ -89,7 +89,7 @@ def test_duckdb_file_database_and_sqlite_one_thread_give_the_same_findings(world
     assert_same_findings(parallel, on_file)
 
     class OneAtATime(SQLiteEngine):
-        queries = Engine.queries
+        build_and_query = Engine.build_and_query
     assert_same_findings(parallel, run_audit(db, engine=OneAtATime(db), save_findings=False))
 
 
