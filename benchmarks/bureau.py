@@ -2,6 +2,7 @@
 pandas script for two rules on the same data (benchmarks/pandas_two_rules.py).
 
     python benchmarks/bureau.py --lines 1000000 [--lines 10000000] [--base-customers 2400] [--work DIR] [--reuse]
+                                [--duckdb-memory 3GB]
 
 How the data is made: the sample generator writes one base chain (``--base-customers``;
 the default gives about 26,000 settlement lines and 106,000 records). It is imported twice
@@ -62,7 +63,7 @@ def step(kind: str, args: list[str]) -> dict:
     elif kind == "audit_duckdb":
         from invreconcile.audit import run_audit
         from invreconcile.engines.duckdb import DuckDBEngine
-        eng = DuckDBEngine(args[0], ledger=None, memory_limit=os.environ.get("BENCH_DUCKDB_MEMORY", "3GB"))
+        eng = DuckDBEngine(args[0], ledger=None, memory_limit=os.environ.get("BENCH_DUCKDB_MEMORY") or None)
         r = run_audit(None, engine=eng, save_findings=False, rules=args[1:] or None)
         out["findings"], out["errors"] = len(r.findings), r.errors
     elif kind in ("pandas", "duckdb_sql"):
@@ -155,7 +156,7 @@ def replicate_lake(src: Path, dst: Path, copies: int) -> int:
     shutil.copytree(src, dst)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
-    con.execute(f"SET memory_limit = '{os.environ.get('BENCH_DUCKDB_MEMORY', '3GB')}'")
+    con.execute(f"SET memory_limit = '{os.environ.get('BENCH_DUCKDB_MEMORY') or '3GB'}'")
     con.execute("SET preserve_insertion_order = false")
     for table in TABLES:
         if table in ("files", "rejects") or not next((src / table).rglob("*.parquet"), None):
@@ -184,7 +185,11 @@ def main() -> None:
                          "ones are lakes copied from the largest of those (replicate_lake)")
     ap.add_argument("--step-timeout", type=float, default=1800, help="seconds before a measured step is stopped")
     ap.add_argument("--reuse", action="store_true", help="keep data already in --work from an earlier run")
+    ap.add_argument("--duckdb-memory", help="DuckDB's memory limit for the audits (e.g. 3GB; default: DuckDB's "
+                                            "own, 80%% of RAM), as invreconcile audit --memory-limit")
     a = ap.parse_args()
+    if a.duckdb_memory:
+        os.environ["BENCH_DUCKDB_MEMORY"] = a.duckdb_memory  # read by the measured steps
     from invreconcile.sample import generate
     work = Path(a.work)
     if not a.reuse:
@@ -239,7 +244,7 @@ def main() -> None:
         print(json.dumps(res), file=sys.stderr)
         rows.append(res)
     print(f"\nmachine: {os.cpu_count()} cores, {_mem_gb():.0f} GB RAM, {platform.machine()}, Python {platform.python_version()}, "
-          f"{platform.platform()}; DuckDB memory limit {os.environ.get('BENCH_DUCKDB_MEMORY', '3GB')}")
+          f"{platform.platform()}; DuckDB memory limit {a.duckdb_memory or 'DuckDB default (80% of RAM)'}")
     print(f"import (base: {imp_sql['records']:,} records, {base_lines:,} settlement lines): "
           f"SQLite {imp_sql['records'] / imp_sql['seconds']:,.0f} records/s (peak {imp_sql['peak_rss_mb']:.0f} MB), "
           f"lake {imp_lake['records'] / imp_lake['seconds']:,.0f} records/s (peak {imp_lake['peak_rss_mb']:.0f} MB)")
