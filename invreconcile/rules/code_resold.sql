@@ -51,15 +51,20 @@ WITH multi AS (
                       AND r.epoch >= s.prev_epoch AND r.epoch <= s.epoch)
       AND NOT EXISTS (SELECT 1 FROM sales r WHERE r.is_return = 1 AND r.deleted = 0 AND s.prev_setl IS NOT NULL
                       AND r.setl_id = s.prev_setl AND r.item_id = s.item_id)
+), money AS (
+    -- the insurance money of one box of the line (0 for a cash sale), for the findings only
+    SELECT k.setl_id, k.store, k.item_id, SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END) AS box_fen
+    FROM (SELECT DISTINCT setl_id, store, item_id FROM resold) k
+    JOIN v_line_money m ON m.setl_id = k.setl_id AND m.store = k.store AND m.item_id = k.item_id
+    GROUP BY k.setl_id, k.store, k.item_id
 )
 SELECT r.store, r.prev_day AS day_first, r.day AS day_last, r.code AS codes, r.code,
        r.prev_store AS first_store, r.prev_ts AS first_ts, r.prev_tx AS first_tx, r.tx, r.ts,
        COALESCE(r.setl_id, '') || ',' || COALESCE(r.prev_setl, '') AS setl_ids,
        COALESCE(r.psn_no, '') || ',' || COALESCE(r.prev_psn, '') AS psn_nos, r.item_id AS items,
-       CAST(COALESCE((SELECT SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END)
-                      FROM v_line_money m WHERE m.setl_id = r.setl_id AND m.store = r.store AND m.item_id = r.item_id), 0)
-            AS INTEGER) AS amount_fen,  -- the insurance money of one box of the line (0 for a cash sale)
+       CAST(COALESCE(m.box_fen, 0) AS INTEGER) AS amount_fen,
        r.refs || ',' || r.prev_refs AS evidence,
        CASE WHEN r.store <> r.prev_store THEN '（跨店）' ELSE '' END AS extra_zh,
        CASE WHEN r.store <> r.prev_store THEN ' (another store)' ELSE '' END AS extra_en
 FROM resold r
+LEFT JOIN money m ON m.setl_id = r.setl_id AND m.store = r.store AND m.item_id = r.item_id
