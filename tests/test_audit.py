@@ -82,3 +82,49 @@ def test_store_and_period_filters(chain):
     only = run_audit(db, stores=[store], since="2026-10-01", until="2026-10-31", config=config, save_findings=False)
     assert only.findings and all(f.store == store for f in only.findings)
     assert all((f.day_last or "9999") >= "2026-10-01" for f in only.findings)
+
+
+def test_audit_leaves_the_report_tables_and_no_scratch_files(chain):
+    """The schedule on all cores builds some shared views in scratch files beside the
+    ledger: after the audit they are gone, and the ledger holds the views the reports read."""
+    out, db, _, _, _ = chain
+    from invreconcile.audit import KEPT_VIEWS
+    tables = set(db.table_names())
+    assert set(KEPT_VIEWS) <= tables and "v_code_tx" not in tables
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    stock = db.conn.execute("SELECT COUNT(*) FROM v_count_book").fetchone()[0]
+    assert stock > 0
+
+
+def test_rule_failure_is_reported_and_the_others_run(chain, monkeypatch):
+    """A rule whose SQL fails (here: a table that does not exist) is named in the result's
+    errors; the rules scheduled with it still give their findings."""
+    _, db, config, result, _ = chain
+    import invreconcile.audit as audit
+    real = audit.builtin_rules
+
+    def broken():
+        import dataclasses
+        rules = real()
+        rules[0] = dataclasses.replace(rules[0], sql=rules[0].sql.replace("FROM ", "FROM no_such_table_x, ", 1))
+        return rules
+    monkeypatch.setattr(audit, "builtin_rules", broken)
+    again = run_audit(db, config=config, save_findings=False)
+    name = real()[0].id
+    assert list(again.errors) == [name] and "no_such_table_x" in again.errors[name]
+    assert [f.id for f in again.findings] == [f.id for f in result.findings if f.rule != name]
+
+
+def test_statistics_refreshed_only_when_a_table_changed(tmp_path):
+    from invreconcile.engines import SQLiteEngine
+    db = open_ledger(tmp_path / "l.db")
+    db.conn.execute("CREATE TABLE t (a INTEGER)")
+    db.conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(100)])
+    engine = SQLiteEngine(db)
+    assert "t" in engine._stale_tables()          # never analysed
+    engine.analyze()
+    assert engine._stale_tables() == []
+    db.conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(10)])
+    assert engine._stale_tables() == []           # 10% more rows: statistics still good
+    db.conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(40)])
+    assert engine._stale_tables() == ["t"]        # 50% more
