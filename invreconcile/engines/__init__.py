@@ -4,10 +4,9 @@ SQLite, DuckDB and Spark share; an engine runs them on its own tables.
 An engine offers what :mod:`invreconcile.audit` needs and nothing more:
 
 * ``query(sql, params) -> (columns, rows)`` for a SELECT with ``:name`` parameters,
-* ``queries(jobs)``: independent SELECTs, each result rows or the exception raised
-  (SQLite runs them on all cores),
-* ``build_and_query(tables, indexes, jobs)``: materialise the shared views, index them,
-  then run the rules (SQLite overlaps all three on all cores),
+* ``queries(jobs)``: independent SELECTs, each result rows or the exception raised,
+* ``build_and_query(tables, indexes, jobs, keep)``: materialise the shared views, index
+  them, then run the rules (SQLite does all of it as one schedule on all cores),
 * ``create_table_as(name, select_sql)``, ``create_tables(pairs)`` (in order),
   ``drop(name)``, ``index(name, columns)``,
 * ``write_rows(table, columns, rows, ddl)`` to (re)create a small table from Python rows,
