@@ -27,10 +27,15 @@ WITH valid AS (
     LEFT JOIN items o ON o.store = l.store AND o.item_id = l.item_id
     LEFT JOIN items g ON g.store = '' AND g.item_id = l.item_id
     WHERE l.deleted = 0 AND l.qty IS NOT NULL AND l.qty > 0 AND l.item_id IS NOT NULL
+), enough AS (
+    -- a window's sum is at most the sum of the person's positive quantities of the item in
+    -- all time: the rolling sums are taken only where that is above max_boxes
+    SELECT psn_no, item_id FROM ln GROUP BY psn_no, item_id
+    HAVING SUM(CASE WHEN boxes > 0 THEN boxes ELSE 0 END) > :max_boxes
 ), rolled AS (
     SELECT ln.psn_no, ln.item_id, ln.epoch, SUM(boxes) OVER (PARTITION BY psn_no, item_id ORDER BY epoch
                                   RANGE BETWEEN :window_days * 86400 PRECEDING AND CURRENT ROW) AS roll
-    FROM ln
+    FROM ln WHERE EXISTS (SELECT 1 FROM enough e WHERE e.psn_no = ln.psn_no AND e.item_id = ln.item_id)
 ), trig AS (
     SELECT psn_no, item_id, MIN(epoch) AS t0, MAX(epoch) AS t1, MAX(roll) AS peak
     FROM rolled WHERE roll > :max_boxes + 0.001
