@@ -18,15 +18,18 @@ WITH valid AS (
     WHERE LENGTH(s.psn_no) > 0
 ), basket AS (
     -- an order-independent signature of the basket: number of lines and items, first and last
-    -- item id, total quantity, sum of squared quantities and total amount
+    -- item id, total quantity, sum of squared quantities and total amount; per setl_id from the
+    -- lines alone, then joined to the settlements (grouping the joined rows took longer)
     SELECT v.id, v.store, v.setl_id, v.psn_no, v.epoch, v.day, v.insurance_fen,
-           COUNT(*) AS n_lines, COUNT(DISTINCT l.item_id) AS n_items, MIN(l.item_id) AS i_min, MAX(l.item_id) AS i_max,
-           SUM(l.qty) AS qty, SUM(COALESCE(l.amount_fen, 0)) AS basket_fen,
-           SUM(l.qty * l.qty) AS chk
-    FROM valid v JOIN settlement_lines l ON l.setl_id = v.setl_id AND l.store = v.store AND l.deleted = 0
-    WHERE l.item_id IS NOT NULL AND l.qty IS NOT NULL
-    GROUP BY v.id, v.store, v.setl_id, v.psn_no, v.epoch, v.day, v.insurance_fen
-    HAVING COUNT(DISTINCT l.item_id) >= :min_items
+           b.n_lines, b.n_items, b.i_min, b.i_max, b.qty, b.basket_fen, b.chk
+    FROM valid v
+    JOIN (SELECT l.setl_id, l.store, COUNT(*) AS n_lines, COUNT(DISTINCT l.item_id) AS n_items, MIN(l.item_id) AS i_min,
+                 MAX(l.item_id) AS i_max, SUM(l.qty) AS qty, SUM(COALESCE(l.amount_fen, 0)) AS basket_fen,
+                 SUM(l.qty * l.qty) AS chk
+          FROM settlement_lines l
+          WHERE l.deleted = 0 AND l.item_id IS NOT NULL AND l.qty IS NOT NULL
+          GROUP BY l.setl_id, l.store
+          HAVING COUNT(DISTINCT l.item_id) >= :min_items) b ON b.setl_id = v.setl_id AND b.store = v.store
 ), seq AS (
     SELECT basket.*, LAG(epoch) OVER (PARTITION BY store, n_lines, n_items, i_min, i_max, qty, basket_fen, chk
                                       ORDER BY epoch, id) AS prev_epoch
