@@ -110,12 +110,11 @@ def prepare(engine, config: Config, rules: list[Rule] | None = None, jobs=()) ->
              for (s,) in sorted(rows)],
             "CREATE TABLE store_hours (store TEXT PRIMARY KEY, open_min INTEGER, close_min INTEGER)")
     engine.analyze()  # statistics, so that the planner picks the selective indexes
-    if "name_map" in need:  # reads the ledger's own tables only
-        refresh_name_map(engine)
     return engine.build_and_query(
-        [(name, statement.split(" AS\n", 1)[1]) for name, statement in zip(view_names(), view_statements())
-         if name in need],
-        [(name, cols) for name, cols in VIEW_INDEXES if name in need], list(jobs), keep=KEPT_VIEWS)
+        [*([("name_map", refresh_name_map)] if "name_map" in need else []),
+         *((name, statement.split(" AS\n", 1)[1]) for name, statement in zip(view_names(), view_statements())
+           if name in need)],
+        [(name, cols) for name, cols in VIEW_INDEXES if name in need], list(jobs), keep=(*KEPT_VIEWS, "name_map"))
 
 
 def to_findings(rule: Rule, rows: list[dict], evidence: list[tuple[list[dict], int]]) -> list[Finding]:

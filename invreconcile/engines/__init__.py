@@ -28,9 +28,10 @@ import os
 import re
 import sqlite3
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
+
+import sqlite_utils
 
 from ..errors import ConfigError
 
@@ -87,14 +88,18 @@ class Engine:
 
     def create_tables(self, statements: Sequence[tuple[str, str]]) -> None:
         """Materialise ``(name, select_sql)`` pairs, in order (a statement may read the
-        tables made before it)."""
+        tables made before it). In place of the SQL, a function ``make(engine)`` that
+        writes the table itself (name matches are scored in Python)."""
         for name, select_sql in statements:
-            self.create_table_as(name, select_sql)
+            if callable(select_sql):
+                select_sql(self)
+            else:
+                self.create_table_as(name, select_sql)
 
     def build_and_query(self, tables: Sequence[tuple[str, str]], indexes: Sequence[tuple[str, Sequence[str]]],
                         jobs: Sequence[tuple[str, dict]], keep: Sequence[str] = ()) -> list:
-        """Materialise ``tables`` (``(name, select_sql)`` pairs; one may read those before
-        it), create ``indexes`` (``(table, columns)``) and planner statistics on them, then
+        """Materialise ``tables`` (``(name, select_sql)`` pairs as :meth:`create_tables`
+        takes them; one may read those before it), create ``indexes`` (``(table, columns)``) and planner statistics on them, then
         run ``jobs`` as :meth:`queries` does and return their results. ``keep`` names the
         tables wanted in the ledger after the audit (an engine may drop the others)."""
         self.create_tables(tables)
@@ -154,6 +159,9 @@ class SQLiteEngine(Engine):
         * a rule starts as soon as the tables it names are built, and reads the scratch
           ones through its connection (attached read-only).
 
+        A table made by a Python function (see :meth:`Engine.create_tables`) is written in
+        the ledger too, on a connection of the worker's own.
+
         Workers take the first ready task in this order: tables (longest chain of
         dependent tables first), then rules (most rows named first). A ledger in memory,
         or a machine with one core, builds and runs them one after the other."""
@@ -163,10 +171,10 @@ class SQLiteEngine(Engine):
             return super().build_and_query(tables, indexes, jobs)
         names = [name for name, _ in tables]
 
-        def named(sql: str) -> list[str]:
-            return [n for n in names if re.search(rf"\b{n}\b", sql)]
+        def named(sql) -> list[str]:
+            return [n for n in names if isinstance(sql, str) and re.search(rf"\b{n}\b", sql)]
 
-        scratch = {name: f"{path}-{name}.tmp" for name in names if name not in keep}
+        scratch = {name: f"{path}-{name}.tmp" for name, sql in tables if name not in keep and isinstance(sql, str)}
         ledger_ro = Path(path).as_uri() + "?mode=ro"
 
         def attach(conn, sql: str, attached: set) -> None:
@@ -175,10 +183,19 @@ class SQLiteEngine(Engine):
                     conn.execute(f"ATTACH DATABASE ? AS s_{other}", (Path(scratch[other]).as_uri() + "?mode=ro",))
                     attached.add(other)
 
-        for name in names:  # an earlier audit's table would hide the new one (main is searched first)
+        for name in scratch:  # an earlier audit's table would hide the new one (main is searched first)
             self.drop(name)
 
-        def build(name: str, sql: str):
+        def build(name: str, sql):
+            if callable(sql):  # a table Python writes, in the ledger, on a connection of this thread
+                conn = sqlite3.connect(path, timeout=120, isolation_level=None, check_same_thread=False)
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    sql(SQLiteEngine(sqlite_utils.Database(conn)))
+                    conn.execute("COMMIT")
+                finally:
+                    conn.close()
+                return
             if name in scratch:
                 _remove(scratch[name])
                 conn = sqlite3.connect(Path(scratch[name]).as_uri(), uri=True, isolation_level=None,
@@ -190,7 +207,8 @@ class SQLiteEngine(Engine):
                 conn = sqlite3.connect(path, timeout=120, isolation_level=None, check_same_thread=False)
             try:
                 attach(conn, sql, {name})
-                conn.execute("BEGIN")  # readers see the table with its indexes, or not at all
+                conn.execute("BEGIN IMMEDIATE")  # readers see the table with its indexes, or not at all
+                conn.execute(f"DROP TABLE IF EXISTS main.{name}")  # the last audit's, in the ledger
                 conn.execute(f"CREATE TABLE main.{name} AS {sql}")
                 for t, cols in indexes:
                     if t == name:
@@ -214,7 +232,8 @@ class SQLiteEngine(Engine):
             return [d[0] for d in cur.description], cur.fetchall()
 
         reads = {name: [n for n in named(sql) if n != name] for name, sql in tables}
-        cost = dict(zip(names, map(self._rows_named(sql for _, sql in tables), range(len(names)))))
+        cost = dict(zip(names, map(self._rows_named(sql if isinstance(sql, str) else "" for _, sql in tables),
+                                   range(len(names)))))
         chain: dict[str, int] = {}
 
         def longest(name: str) -> int:  # rows named along the longest chain of tables from this one
