@@ -36,7 +36,7 @@ import sqlite_utils
 from ..errors import ConfigError
 
 ENGINES = ("sqlite", "duckdb", "spark")
-#: at most this many rules run at once on SQLite (one core each)
+#: at most this many views and rules are built or run at once on SQLite (one core each)
 MAX_WORKERS = 4
 
 _PARAM = re.compile(r"'(?:[^']|'')*'|--[^\n]*|(?<![:\w]):([A-Za-z_]\w*)")
