@@ -187,15 +187,6 @@ class SQLiteEngine(Engine):
             self.drop(name)
 
         def build(name: str, sql):
-            if callable(sql):  # a table Python writes, in the ledger, on a connection of this thread
-                conn = sqlite3.connect(path, timeout=120, isolation_level=None, check_same_thread=False)
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    sql(SQLiteEngine(sqlite_utils.Database(conn)))
-                    conn.execute("COMMIT")
-                finally:
-                    conn.close()
-                return
             if name in scratch:
                 _remove(scratch[name])
                 conn = sqlite3.connect(Path(scratch[name]).as_uri(), uri=True, isolation_level=None,
@@ -208,12 +199,15 @@ class SQLiteEngine(Engine):
             try:
                 attach(conn, sql, {name})
                 conn.execute("BEGIN IMMEDIATE")  # readers see the table with its indexes, or not at all
-                conn.execute(f"DROP TABLE IF EXISTS main.{name}")  # the last audit's, in the ledger
-                conn.execute(f"CREATE TABLE main.{name} AS {sql}")
-                for t, cols in indexes:
-                    if t == name:
-                        conn.execute(_index_sql("main", name, cols))
-                conn.execute(f"ANALYZE main.{name}")
+                if callable(sql):  # a table Python writes (into the ledger), on this thread's connection
+                    sql(SQLiteEngine(sqlite_utils.Database(conn)))
+                else:
+                    conn.execute(f"DROP TABLE IF EXISTS main.{name}")  # the last audit's, in the ledger
+                    conn.execute(f"CREATE TABLE main.{name} AS {sql}")
+                    for t, cols in indexes:
+                        if t == name:
+                            conn.execute(_index_sql("main", name, cols))
+                    conn.execute(f"ANALYZE main.{name}")
                 conn.execute("COMMIT")
             finally:
                 conn.close()
@@ -232,8 +226,8 @@ class SQLiteEngine(Engine):
             return [d[0] for d in cur.description], cur.fetchall()
 
         reads = {name: [n for n in named(sql) if n != name] for name, sql in tables}
-        cost = dict(zip(names, map(self._rows_named(sql if isinstance(sql, str) else "" for _, sql in tables),
-                                   range(len(names)))))
+        table_cost = self._rows_named(sql if isinstance(sql, str) else "" for _, sql in tables)
+        cost = {name: table_cost(i) for i, name in enumerate(names)}
         chain: dict[str, int] = {}
 
         def longest(name: str) -> int:  # rows named along the longest chain of tables from this one
@@ -243,9 +237,9 @@ class SQLiteEngine(Engine):
 
         order = sorted(tables, key=lambda t: -longest(t[0]))
         in_ledger = [name for name, _ in order if name not in scratch]
+        after_in_ledger = dict(zip(in_ledger[1:], in_ledger))  # one writer of the ledger at a time
         tasks = [(("table", name), (lambda n=name, q=sql: build(n, q)),
-                  [("table", d) for d in reads[name]]
-                  + ([("table", in_ledger[in_ledger.index(name) - 1])] if name in in_ledger[1:] else []))
+                  [("table", d) for d in [*reads[name], *([after_in_ledger[name]] if name in after_in_ledger else [])]])
                  for name, sql in order]
         rule_cost = self._rows_named(sql for sql, _ in jobs)
         tasks += [(("rule", i), (lambda q=jobs[i][0], a=jobs[i][1] or {}: rule(q, a)),
@@ -266,10 +260,7 @@ class SQLiteEngine(Engine):
     def _rows_named(self, sqls) -> Callable[[int], int]:
         """A cost estimate for each of ``sqls`` (by position): the rows of the tables it
         names, from the planner statistics (none before the first ANALYZE)."""
-        try:
-            rows = {t: int(stat.split()[0]) for t, stat in self.conn.execute("SELECT tbl, stat FROM sqlite_stat1")}
-        except sqlite3.OperationalError:
-            rows = {}
+        rows = self._stat_rows()
         costs = [sum(n for t, n in rows.items() if re.search(rf"\b{t}\b", sql)) for sql in sqls]
         return costs.__getitem__
 
@@ -298,16 +289,20 @@ class SQLiteEngine(Engine):
     def _stale_tables(self) -> list[str]:
         names = [n for (n,) in self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        try:
-            gathered = {t: int(stat.split()[0]) for t, stat in self.conn.execute("SELECT tbl, stat FROM sqlite_stat1")}
-        except sqlite3.OperationalError:  # never analysed
-            gathered = {}
+        gathered = self._stat_rows()
         stale = []
         for name in names:
             size = self.conn.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
             if size and (name not in gathered or abs(size - gathered[name]) > gathered[name] / 4):
                 stale.append(name)
         return stale
+
+    def _stat_rows(self) -> dict[str, int]:
+        """Rows per table when the planner statistics were gathered (none before the first ANALYZE)."""
+        try:
+            return {t: int(stat.split()[0]) for t, stat in self.conn.execute("SELECT tbl, stat FROM sqlite_stat1")}
+        except sqlite3.OperationalError:  # never analysed
+            return {}
 
 
 def _index_sql(schema: str, table: str, columns: Sequence[str]) -> str:
