@@ -20,7 +20,9 @@ SELECT t.store, t.day AS day_first, t.code AS codes, t.code, t.item_id, t.item_i
        CAST(COALESCE((SELECT SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END)
                       FROM v_line_money m WHERE m.setl_id = t.setl_id AND m.store = t.store AND m.item_id = t.item_id), 0)
             AS INTEGER) AS amount_fen,  -- the insurance money of one box of the line (0 for a cash sale)
-       t.refs AS evidence
+       (SELECT GROUP_CONCAT(e.src_table || ':' || e.src_id) FROM code_events e
+        WHERE e.code = t.code AND e.store = t.store AND e.event IN ('sold', 'settled')
+          AND COALESCE(e.setl_id, e.doc_no, e.src_table || ':' || e.src_id) = t.tx) AS evidence  -- the transaction's events
 FROM tx t
 WHERE t.reversed = 0
   -- known: received, transferred in, stocked in or counted, or scanned at a receipt; the code

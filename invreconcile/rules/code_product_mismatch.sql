@@ -16,7 +16,9 @@ SELECT t.store, t.day AS day_first, t.code AS codes, t.code, t.item_id, COALESCE
        CAST(COALESCE((SELECT SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END)
                       FROM v_line_money m WHERE m.setl_id = t.setl_id AND m.store = t.store AND m.item_id = t.item_id), 0)
             AS INTEGER) AS amount_fen,  -- the insurance money of one box of the line (0 for a cash sale)
-       t.refs AS evidence
+       (SELECT GROUP_CONCAT(e.src_table || ':' || e.src_id) FROM code_events e
+        WHERE e.code = t.code AND e.store = t.store AND e.event IN ('sold', 'settled')
+          AND COALESCE(e.setl_id, e.doc_no, e.src_table || ':' || e.src_id) = t.tx) AS evidence  -- the transaction's events
 FROM v_code_tx t
 LEFT JOIN v_item i ON i.store = t.store AND i.item_id = t.item_id
 WHERE t.reversed = 0 AND t.code_kind IN ('cn20', 'gs1')

@@ -31,7 +31,7 @@ WITH multi AS (
     SELECT * FROM cand WHERE trdn = 0
     UNION ALL
     SELECT code, store, tx, setl_id, epoch, ts, day, month, trdn, item_id, psn_no, product_key, code_kind,
-           sold_qty, expy_end, refs, reversed
+           sold_qty, expy_end, reversed
     FROM split WHERE nth = 1 OR (convrat > 0 AND units_so_far > convrat)
 ), seq AS (
     SELECT tx.*,
@@ -39,7 +39,6 @@ WITH multi AS (
            LAG(store) OVER (PARTITION BY code ORDER BY epoch, tx) AS prev_store,
            LAG(epoch) OVER (PARTITION BY code ORDER BY epoch, tx) AS prev_epoch,
            LAG(setl_id) OVER (PARTITION BY code ORDER BY epoch, tx) AS prev_setl,
-           LAG(refs) OVER (PARTITION BY code ORDER BY epoch, tx) AS prev_refs,
            LAG(psn_no) OVER (PARTITION BY code ORDER BY epoch, tx) AS prev_psn,
            LAG(day) OVER (PARTITION BY code ORDER BY epoch, tx) AS prev_day,
            LAG(ts) OVER (PARTITION BY code ORDER BY epoch, tx) AS prev_ts
@@ -63,7 +62,12 @@ SELECT r.store, r.prev_day AS day_first, r.day AS day_last, r.code AS codes, r.c
        COALESCE(r.setl_id, '') || ',' || COALESCE(r.prev_setl, '') AS setl_ids,
        COALESCE(r.psn_no, '') || ',' || COALESCE(r.prev_psn, '') AS psn_nos, r.item_id AS items,
        CAST(COALESCE(m.box_fen, 0) AS INTEGER) AS amount_fen,
-       r.refs || ',' || r.prev_refs AS evidence,
+       (SELECT GROUP_CONCAT(e.src_table || ':' || e.src_id) FROM code_events e
+        WHERE e.code = r.code AND e.store = r.store AND e.event IN ('sold', 'settled')
+          AND COALESCE(e.setl_id, e.doc_no, e.src_table || ':' || e.src_id) = r.tx) || ','
+       || (SELECT GROUP_CONCAT(e.src_table || ':' || e.src_id) FROM code_events e
+           WHERE e.code = r.code AND e.store = r.prev_store AND e.event IN ('sold', 'settled')
+             AND COALESCE(e.setl_id, e.doc_no, e.src_table || ':' || e.src_id) = r.prev_tx) AS evidence,
        CASE WHEN r.store <> r.prev_store THEN '（跨店）' ELSE '' END AS extra_zh,
        CASE WHEN r.store <> r.prev_store THEN ' (another store)' ELSE '' END AS extra_en
 FROM resold r

@@ -19,7 +19,9 @@ SELECT t.store, t.day AS day_first, s.day AS day_last, t.code AS codes, t.code, 
        CAST(COALESCE((SELECT SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END)
                       FROM v_line_money m WHERE m.setl_id = t.setl_id AND m.store = t.store AND m.item_id = t.item_id), 0)
             AS INTEGER) AS amount_fen,  -- the insurance money of one box of the line (0 for a cash sale)
-       t.refs || ',' || s.refs AS evidence
+       (SELECT GROUP_CONCAT(e.src_table || ':' || e.src_id) FROM code_events e
+        WHERE e.code = t.code AND e.store = t.store AND e.event IN ('sold', 'settled')
+          AND COALESCE(e.setl_id, e.doc_no, e.src_table || ':' || e.src_id) = t.tx) || ',' || s.refs AS evidence
 FROM v_code_tx t
 JOIN seen s ON s.code = t.code AND s.store = t.store AND s.epoch > t.epoch
 WHERE t.reversed = 0 AND t.trdn = 0

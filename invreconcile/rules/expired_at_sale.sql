@@ -23,6 +23,8 @@ SELECT s.store, s.day AS day_first, s.code AS codes, s.code, s.item_id, s.item_i
        CAST(COALESCE((SELECT SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END)
                       FROM v_line_money m WHERE m.setl_id = s.setl_id AND m.store = s.store AND m.item_id = s.item_id), 0)
             AS INTEGER) AS amount_fen,  -- the insurance money of one box of the line (0 for a cash sale)
-       s.refs AS evidence
+       (SELECT GROUP_CONCAT(e.src_table || ':' || e.src_id) FROM code_events e
+        WHERE e.code = s.code AND e.store = s.store AND e.event IN ('sold', 'settled')
+          AND COALESCE(e.setl_id, e.doc_no, e.src_table || ':' || e.src_id) = s.tx) AS evidence  -- the transaction's events
 FROM sold s
 WHERE s.exp IS NOT NULL AND s.day > s.exp
