@@ -167,11 +167,19 @@ def replicate_lake(src: Path, dst: Path, copies: int) -> int:
         for k in range(1, copies):
             select = (f"SELECT {_renamed(cols, f'y{k}', k * 10**10)} FROM read_parquet('{lake_glob(src, table)}', "
                       f"hive_partitioning = false, union_by_name = true) {where}")
-            opts = (f", PARTITION_BY ({', '.join(parts)}), WRITE_PARTITION_COLUMNS true, OVERWRITE_OR_IGNORE true"
-                    if parts else "")
-            target = dst / table if parts else dst / table / f"part-y{k}.parquet"
-            pattern = f", FILENAME_PATTERN 'part-y{k}-{{i}}'" if parts else ""
-            con.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet{opts}{pattern})")
+            if not parts:
+                con.execute(f"COPY ({select}) TO '{dst / table / f'part-y{k}.parquet'}' (FORMAT parquet)")
+                continue
+            # rows without a store go to store=_ (docs/lake.md), the others to their store's directory
+            for target, rows, by in ((dst / table, "store IS NOT NULL AND store <> ''", parts),
+                                     (dst / table / "store=_", "COALESCE(store, '') = ''", parts[1:])):
+                if con.execute(f"SELECT COUNT(*) FROM ({select}) WHERE {rows}").fetchone()[0] == 0:
+                    continue
+                opts = (f", PARTITION_BY ({', '.join(by)}), WRITE_PARTITION_COLUMNS true, OVERWRITE_OR_IGNORE true, "
+                        f"FILENAME_PATTERN 'part-y{k}-{{i}}'" if by else "")
+                out = target if by else target / f"part-y{k}.parquet"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                con.execute(f"COPY (SELECT * FROM ({select}) WHERE {rows}) TO '{out}' (FORMAT parquet{opts})")
     return _lake_lines(dst)
 
 

@@ -92,9 +92,9 @@ STORES_SQL = "SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store
 def prepare(engine, config: Config, rules: list[Rule] | None = None, jobs=()) -> list:
     """Tables the rules read besides the ledger: opening hours per store, name matches,
     the shared views (materialised once per audit and indexed, so that rules reading them
-    several times do not recompute them); then ``jobs`` (the rules' ``(sql, params)``),
-    whose results are returned (see :meth:`Engine.build_and_query`). Only what ``rules``
-    (default: all) need is built."""
+    several times do not recompute them); then ``jobs`` (the rules' ``(sql, params)``, one
+    per rule in ``rules``), whose results are returned (see :meth:`Engine.build_and_query`).
+    Only what ``rules`` (default: all) need is built."""
     rules = rules if rules is not None else builtin_rules()
     need = _needed(rules)
     engine.load([*(r.sql + r.message_zh + r.message_en for r in rules), STORES_SQL,
@@ -114,7 +114,8 @@ def prepare(engine, config: Config, rules: list[Rule] | None = None, jobs=()) ->
         [*([("name_map", refresh_name_map)] if "name_map" in need else []),
          *((name, statement.split(" AS\n", 1)[1]) for name, statement in zip(view_names(), view_statements())
            if name in need)],
-        [(name, cols) for name, cols in VIEW_INDEXES if name in need], list(jobs), keep=(*KEPT_VIEWS, "name_map"))
+        [(name, cols) for name, cols in VIEW_INDEXES if name in need], list(jobs), keep=(*KEPT_VIEWS, "name_map"),
+        whole=[i for i, rule in enumerate(rules) if rule.scope == "all_stores" and i < len(jobs)])
 
 
 def to_findings(rule: Rule, rows: list[dict], evidence: list[tuple[list[dict], int]]) -> list[Finding]:

@@ -143,11 +143,8 @@ def resolve_evidence(engine, ref_lists: list[list[str]]) -> list[tuple[list[dict
             by_table.setdefault(table, set()).add(rid)
     found: dict[tuple[str, int], tuple] = {}
     for table, ids in by_table.items():
-        ids = sorted(ids)
-        for i in range(0, len(ids), 5000):
-            chunk = ids[i:i + 5000]
-            for r in engine.source_rows(table, chunk):
-                found[(table, r[0])] = (r[1], r[2])
+        for r in engine.source_rows(table, sorted(ids)):
+            found[(table, r[0])] = (r[1], r[2])
     out = []
     for refs, total in wanted:
         out.append(([{"table": t, "id": rid, "src_file": found[(t, rid)][0], "src_row": found[(t, rid)][1]}

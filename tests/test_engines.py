@@ -94,10 +94,39 @@ def test_duckdb_file_database_and_sqlite_one_thread_give_the_same_findings(world
 
 
 def test_duckdb_memory_limit(world):
-    from invreconcile.engines.duckdb import _fits_in_memory
+    from invreconcile.engines.duckdb import _lake_bytes, _parquet_budget
     from invreconcile.errors import ConfigError
     root, _ = world
-    assert _fits_in_memory(root / "lake", "4GB") and _fits_in_memory(root / "lake", None)
-    assert not _fits_in_memory(root / "lake", "10KB")
+    assert _lake_bytes(root / "lake") <= min(_parquet_budget("4GB"), _parquet_budget(None))
+    assert _lake_bytes(root / "lake") > _parquet_budget("10KB")
     with pytest.raises(ConfigError, match="expected a size like 4GB"):
-        _fits_in_memory(root / "lake", "lots")
+        _parquet_budget("lots")
+
+
+def test_duckdb_in_store_groups_gives_the_same_findings(world, tmp_path):
+    """A lake larger than DuckDB's memory is audited in groups of stores that share no
+    trace code, settlement or person, one group after the other; the rule that compares
+    every store with the others (store_outlier) runs over all stores at once."""
+    import sys
+    from pathlib import Path
+    from invreconcile.engines.duckdb import plan_batches
+    from invreconcile.rules import Config
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bureau import replicate_lake  # the sample chain twice, the copy renamed: nothing shared
+    root, _ = world
+    replicate_lake(root / "lake", tmp_path / "lake2", 2)
+    chain = sorted(p.name[len("store="):] for p in (root / "lake" / "settlements").iterdir())
+    assert len(chain) == 6
+    # the chain's stores share customers: one group, however small the budget
+    assert plan_batches(root / "lake", 1)[0] == [chain]
+    batched = DuckDBEngine(tmp_path / "lake2", batch_bytes=1)
+    in_groups = run_audit(None, engine=batched, save_findings=False)
+    assert batched.batches == [chain, [s + "y1" for s in chain]]
+    at_once = DuckDBEngine(tmp_path / "lake2")
+    assert_same_findings(run_audit(None, engine=at_once, save_findings=False), in_groups)
+    assert at_once.batches == []
+    # with peers required from seven stores on, only a comparison of all twelve finds outliers
+    seven = Config(params={"store_outlier": {"min_stores": 7}})
+    outliers = run_audit(None, engine=DuckDBEngine(tmp_path / "lake2", batch_bytes=1), rules=["store_outlier"],
+                         config=seven, save_findings=False).findings
+    assert outliers and {f.store[-2:] == "y1" for f in outliers} == {True, False}

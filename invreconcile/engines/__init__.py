@@ -5,8 +5,9 @@ An engine offers what :mod:`invreconcile.audit` needs and nothing more:
 
 * ``query(sql, params) -> (columns, rows)`` for a SELECT with ``:name`` parameters,
 * ``queries(jobs)``: independent SELECTs, each result rows or the exception raised,
-* ``build_and_query(tables, indexes, jobs, keep)``: materialise the shared views, index
-  them, then run the rules (SQLite does all of it as one schedule on all cores),
+* ``build_and_query(tables, indexes, jobs, keep, whole)``: materialise the shared views,
+  index them, then run the rules (SQLite does all of it as one schedule on all cores,
+  DuckDB a lake larger than memory in groups of stores),
 * ``create_table_as(name, select_sql)``, ``create_tables(pairs)`` (in order),
   ``drop(name)``, ``index(name, columns)``,
 * ``write_rows(table, columns, rows, ddl)`` to (re)create a small table from Python rows,
@@ -97,11 +98,13 @@ class Engine:
                 self.create_table_as(name, select_sql)
 
     def build_and_query(self, tables: Sequence[tuple[str, str]], indexes: Sequence[tuple[str, Sequence[str]]],
-                        jobs: Sequence[tuple[str, dict]], keep: Sequence[str] = ()) -> list:
+                        jobs: Sequence[tuple[str, dict]], keep: Sequence[str] = (), whole: Sequence[int] = ()) -> list:
         """Materialise ``tables`` (``(name, select_sql)`` pairs as :meth:`create_tables`
         takes them; one may read those before it), create ``indexes`` (``(table, columns)``) and planner statistics on them, then
         run ``jobs`` as :meth:`queries` does and return their results. ``keep`` names the
-        tables wanted in the ledger after the audit (an engine may drop the others)."""
+        tables wanted in the ledger after the audit (an engine may drop the others);
+        ``whole`` the positions of jobs that compare all stores with each other (an engine
+        working through the stores in groups runs them over all at once)."""
         self.create_tables(tables)
         for name, columns in indexes:
             self.index(name, columns)
@@ -110,9 +113,12 @@ class Engine:
 
     def source_rows(self, table: str, ids: Sequence[int]) -> list[tuple]:
         """``(id, src_file, src_row)`` of the rows of ``table`` with these ids: where a
-        finding's evidence comes from."""
-        _, rows = self.query(f"SELECT id, src_file, src_row FROM {table} WHERE id IN ({','.join(map(str, ids))})")
-        return rows
+        finding's evidence comes from (any number of ids: asked 5,000 at a time)."""
+        ids = list(ids)
+        out = []
+        for i in range(0, len(ids), 5000):
+            out += self.query(f"SELECT id, src_file, src_row FROM {table} WHERE id IN ({','.join(map(str, ids[i:i + 5000]))})")[1]
+        return out
 
 
 class TranslatingEngine(Engine):
@@ -148,7 +154,7 @@ class SQLiteEngine(Engine):
         self.drop(name)
         self.conn.execute(f"CREATE TABLE {name} AS {select_sql}")
 
-    def build_and_query(self, tables, indexes, jobs, keep=()) -> list:
+    def build_and_query(self, tables, indexes, jobs, keep=(), whole=()) -> list:
         """As :meth:`Engine.build_and_query`, as one schedule on all cores, so that no core
         waits while another builds a table:
 

@@ -82,6 +82,113 @@ def lake_glob(lake: Path, table: str) -> str:
     return str(Path(lake) / table / "**" / "*.parquet")
 
 
+def lake_files(lake: Path, table: str, stores: Sequence[str] | None = None) -> list[str]:
+    """The Parquet files of ``table``: all of them, or those of ``stores`` (their
+    ``store=`` directories; for the catalog tables the shared ``store=_`` one too; tables
+    not kept by store whole)."""
+    from ..lake import BY_STORE, BY_STORE_MONTH
+    root = Path(lake, table)
+    if stores is None or table not in BY_STORE_MONTH + BY_STORE:
+        return sorted(map(str, root.rglob("*.parquet"))) if root.is_dir() else []
+    dirs = [f"store={s or '_'}" for s in stores] + (["store=_"] if table in BY_STORE else [])
+    return sorted(str(f) for d in dict.fromkeys(dirs) if (root / d).is_dir() for f in (root / d).rglob("*.parquet"))
+
+
+def _read_parquet(files: Sequence[str]) -> str:
+    names = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{names}], union_by_name = true, hive_partitioning = false)"
+
+
+#: values that tie rows of different stores together in some rule: (table, column). Codes
+#: are also tied to the case codes they came in (code_ancestors). Settlement ids are not:
+#: the rules look up a settlement's reversal and returns in its own store.
+LINKS = (("code_events", "code"), ("scans", "code"), ("settlements", "psn_no"))
+
+
+def plan_batches(lake: Path, budget: int, memory_limit: str | None = None,
+                 tables: Sequence[str] | None = None) -> tuple[list[list[str]], int]:
+    """Stores in batches to audit one after the other, each batch's Parquet files (of
+    ``tables``, default all) within ``budget`` bytes where the data allows. Stores whose
+    rows a rule may compare are kept in one batch: those where one trace code (or the case
+    code it came in) or one person number occurs (see :data:`LINKS`). Values are compared
+    by hash: a collision only puts two stores in one batch. Groups of stores are packed in
+    store order. Rules that compare every store with all others (``scope: all_stores``)
+    run over all stores at once (:meth:`DuckDBEngine.build_and_query`). Returns the
+    batches and the largest one's size (shared files, as the catalog, counted in each).
+
+    Needs the lake layout of docs/lake.md: a store's rows in its ``store=`` directories."""
+    from ..lake import BY_STORE, BY_STORE_MONTH
+    size: dict[str, int] = {}
+    shared = 0
+    for table in [t.name for t in Path(lake).iterdir() if t.is_dir() and (tables is None or t.name in tables)]:
+        for f in Path(lake, table).rglob("*.parquet"):
+            part = f.relative_to(Path(lake, table)).parts[0]
+            if table in BY_STORE_MONTH or (table in BY_STORE and part != "store=_"):
+                store = "" if part == "store=_" else part[len("store="):]
+                size[store] = size.get(store, 0) + f.stat().st_size
+            else:
+                shared += f.stat().st_size
+    con = duckdb.connect()
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = false")
+    # (value hash, store hash) pairs, then the values met in two stores or more
+    parts = [f"SELECT hash({col}) AS k, hash(COALESCE(store, '')) AS s FROM {_read_parquet([lake_glob(lake, table)])} "
+             f"WHERE {col} IS NOT NULL AND {col} <> ''" for table, col in LINKS if lake_files(lake, table)]
+    links = []
+    if parts:
+        con.execute("CREATE TEMP TABLE d AS SELECT DISTINCT k, s FROM (" + " UNION ALL ".join(parts) + ")")
+        if lake_files(lake, "code_ancestors"):
+            con.execute(f"INSERT INTO d SELECT DISTINCT hash(a.ancestor), d.s FROM d JOIN (SELECT DISTINCT code, ancestor "
+                        f"FROM {_read_parquet([lake_glob(lake, 'code_ancestors')])} WHERE depth > 0) a ON hash(a.code) = d.k")
+        links = con.execute("SELECT LIST(DISTINCT s) FROM d WHERE k IN (SELECT k FROM d GROUP BY k "
+                            "HAVING MIN(s) <> MAX(s)) GROUP BY k").fetchall()
+    names = dict(con.execute("SELECT hash(s), s FROM UNNEST(?::VARCHAR[]) t(s)", [sorted(size)]).fetchall())
+    con.close()
+    parent = {s: s for s in size}
+
+    def root(s: str) -> str:
+        while parent[s] != s:
+            parent[s] = parent[parent[s]]
+            s = parent[s]
+        return s
+    for (hashes,) in links:
+        stores = [names.get(h) for h in hashes]
+        if None in stores:
+            raise ConfigError(f"{lake}: rows of a store that has no store= directory of its own; the lake "
+                              "must keep each store's rows in its directories (docs/lake.md).")
+        for other in stores[1:]:
+            a, b = sorted((root(stores[0]), root(other)))
+            parent[b] = a
+    groups: dict[str, list[str]] = {}
+    for s in sorted(size):
+        groups.setdefault(root(s), []).append(s)
+    batches: list[list[str]] = []
+    sizes: list[int] = []
+    for stores in groups.values():   # in the order of their first store
+        n = sum(size[s] for s in stores)
+        if batches and sizes[-1] + n <= budget:
+            batches[-1] += stores
+            sizes[-1] += n
+        else:
+            batches.append(list(stores))
+            sizes.append(shared + n)
+    return batches, max(sizes, default=0)
+
+
+def _named_tables(tables: Sequence[tuple[str, object]], sqls: Sequence[str]) -> set[str]:
+    """Names of ``tables`` that ``sqls`` read, directly or through another of them."""
+    texts = {name: sql if isinstance(sql, str) else "" for name, sql in tables}
+    todo, found = list(sqls), set()
+    while todo:
+        text = todo.pop()
+        for name in texts:
+            if name not in found and re.search(rf"\b{name}\b", text):
+                found.add(name)
+                todo.append(texts[name])
+    return found
+
+
 class DuckDBEngine(TranslatingEngine):
     """Rules on DuckDB over a Parquet lake (``lake``), findings stored in ``ledger`` (a
     SQLite ledger, may be None). ``database`` is DuckDB's database file; by default the
@@ -95,72 +202,133 @@ class DuckDBEngine(TranslatingEngine):
     name = "duckdb"
 
     def __init__(self, lake: str | Path | None = None, ledger=None, *, database: str | None = None,
-                 memory_limit: str | None = None, threads: int | None = None, conn=None):
+                 memory_limit: str | None = None, threads: int | None = None, conn=None,
+                 batch_bytes: int | None = None):
         if duckdb is None:
             raise ConfigError(f"the duckdb engine needs duckdb, sqlglot and pyarrow ({_IMPORT_ERROR}). "
                               "Install them with: pip install 'invreconcile[bureau]'")
         self.ledger = ledger
         self.lake = Path(lake) if lake is not None else None
         self._tmp = None
+        self.batches: list[list[str]] = []   # store groups audited one after the other (empty: all at once)
+        self._texts: list[str] = []
+        self._plan = None   # (Parquet bytes per batch, forced): batches planned when load() tells what is read
+        self._options = (memory_limit, threads)
         if conn is None:
             if database is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="invreconcile-duckdb-")
-                if not _fits_in_memory(self.lake, memory_limit):
-                    database = os.path.join(self._tmp.name, "scratch.duckdb")
-            conn = duckdb.connect(database or ":memory:")
-            if self._tmp is not None:
-                conn.execute(f"SET temp_directory = '{self._tmp.name}'")
-                # a scratch file is never reopened: no checkpoints (loading twice as fast)
-                conn.execute("SET checkpoint_threshold = '1TB'")
-            if memory_limit:
-                conn.execute(f"SET memory_limit = '{memory_limit}'")
-            if threads:
-                conn.execute(f"SET threads = {int(threads)}")
-            conn.execute("SET preserve_insertion_order = false")
-            conn.execute("SET parquet_metadata_cache = true")  # footers read once, at attach
+                budget = batch_bytes or _parquet_budget(memory_limit)
+                if self.lake is not None and Path(self.lake).is_dir() and (batch_bytes or _lake_bytes(self.lake) > budget):
+                    self._plan = (budget, bool(batch_bytes))
+            conn = self._connect(database)
         self.conn = conn
         if self.lake is not None:
             self.attach_lake(self.lake)
 
+    def _connect(self, database: str | None):
+        memory_limit, threads = self._options
+        conn = duckdb.connect(database or ":memory:")
+        if self._tmp is not None:
+            conn.execute(f"SET temp_directory = '{self._tmp.name}'")
+            # a scratch file is never reopened: no checkpoints (loading twice as fast)
+            conn.execute("SET checkpoint_threshold = '1TB'")
+        if memory_limit:
+            conn.execute(f"SET memory_limit = '{memory_limit}'")
+        if threads:
+            conn.execute(f"SET threads = {int(threads)}")
+        conn.execute("SET preserve_insertion_order = false")
+        # footers read once, at attach; not for a lake audited in batches, whose files are read
+        # about once each (the footers of 40,000 files took 1.7 GB)
+        conn.execute(f"SET parquet_metadata_cache = {'false' if self._plan else 'true'}")
+        return conn
+
     # ------------------------------------------------------------------ the lake
-    def attach_lake(self, lake: Path) -> None:
-        """A view per canonical table over its Parquet files; an empty table with the
-        canonical columns where the lake has none."""
+    def attach_lake(self, lake: Path, stores: Sequence[str] | None = None) -> None:
+        """A view per canonical table over its Parquet files (of ``stores`` only, when
+        given: their directories, and the shared catalog); an empty table with the
+        canonical columns where the lake has none. Replaces what an earlier call loaded."""
         from ..lake import TABLES, table_schema
         if not Path(lake).is_dir():
             raise ConfigError(f"{lake}: no lake here. Write one with 'invreconcile export-lake {lake}' "
                               f"or 'invreconcile import --lake {lake} FILES'.")
-        self._on_parquet: dict[str, str] = {}
+        self._on_parquet: dict[str, list[str]] = {}   # table -> its files, while it is a view
         for table in TABLES:
             schema = table_schema(table)
-            if Path(lake, table).is_dir() and next(Path(lake, table).rglob("*.parquet"), None):
-                self._on_parquet[table] = self._parquet_select(table, [c for c, _ in schema])
-                self.conn.execute(f"CREATE OR REPLACE VIEW {table} AS {self._on_parquet[table]}")
+            files = lake_files(lake, table, stores)
+            self.drop(table)
+            if files:
+                self._on_parquet[table] = files
+                self.conn.execute(f"CREATE VIEW {table} AS {self._parquet_select(table, [c for c, _ in schema], files)}")
             else:
                 cols = ", ".join(f'"{c}" {_duck_type(t)}' for c, t in schema)
-                self.conn.execute(f"CREATE OR REPLACE TABLE {table} ({cols})")
+                self.conn.execute(f"CREATE TABLE {table} ({cols})")
 
-    def _parquet_select(self, table: str, columns: list[str]) -> str:
+    def _parquet_select(self, table: str, columns: list[str], files: Sequence[str]) -> str:
         from ..lake import table_schema
         types = dict(table_schema(table))
         cols = ", ".join(f'CAST("{c}" AS {_duck_type(types[c])}) AS "{c}"' for c in columns)
-        return (f"SELECT {cols} FROM read_parquet('{lake_glob(self.lake, table)}', union_by_name = true, "
-                f"hive_partitioning = false)")
+        return f"SELECT {cols} FROM {_read_parquet(files)}"
 
     def load(self, texts: Iterable[str]) -> None:
         """Load the lake tables that ``texts`` (SQL about to run) read into DuckDB, with the
         columns they name and those evidence needs; the others stay views over Parquet.
         A name is taken as read when it occurs as a word anywhere in the texts, which can
-        load a column too many, never one too few."""
+        load a column too many, never one too few. When the audit runs in store groups,
+        each group's tables are loaded when its turn comes (:meth:`build_and_query`)."""
+        from ..lake import TABLES
+        self._texts = list(texts)
+        if self._plan:   # a lake larger than memory: audited in groups of stores, if it can be
+            (budget, forced), self._plan = self._plan, None
+            words = set(re.findall(r"\w+", " ".join(self._texts)))
+            batches, largest = plan_batches(self.lake, budget, self._options[0], [t for t in TABLES if t in words])
+            self.batches = batches if len(batches) > 1 else []
+            if largest > budget and not forced:   # too large for memory: DuckDB pages a database file
+                self.conn.close()
+                self.conn = self._connect(os.path.join(self._tmp.name, "scratch.duckdb"))
+                self.attach_lake(self.lake)
+        if not self.batches:
+            self._load(self._texts)
+
+    def _load(self, texts: Sequence[str]) -> None:
         from ..lake import table_schema
         words = set(re.findall(r"\w+", " ".join(texts)))
-        for table, select in list(getattr(self, "_on_parquet", {}).items()):
-            if table not in words:
-                continue
+        for table in [t for t in getattr(self, "_on_parquet", {}) if t in words]:
             cols = [c for c, _ in table_schema(table) if c in words or c in ("id", "src_file", "src_row")]
             self.conn.execute(f"DROP VIEW {table}")
-            self.conn.execute(f"CREATE TABLE {table} AS {self._parquet_select(table, cols)}")
+            self.conn.execute(f"CREATE TABLE {table} AS {self._parquet_select(table, cols, self._on_parquet[table])}")
             del self._on_parquet[table]
+
+    def build_and_query(self, tables, indexes, jobs, keep=(), whole=()) -> list:
+        """As :meth:`Engine.build_and_query`; for a lake larger than memory, in store groups
+        (:func:`plan_batches`): for each group of stores, its tables are loaded, the shared
+        views built and the rules run, then dropped; the rules in ``whole`` (positions in
+        ``jobs``: rules that compare stores with each other) run last over every store, with
+        only the tables they read. Each rule's rows are those of all groups together."""
+        if not self.batches:
+            return super().build_and_query(tables, indexes, jobs, keep)
+        whole = set(whole)
+        part = [i for i in range(len(jobs)) if i not in whole]
+        out: list = [None] * len(jobs)
+        wanted = _named_tables(tables, [jobs[i][0] for i in part])
+        for stores in self.batches if part else ():
+            self.attach_lake(self.lake, stores)
+            self._load(self._texts)
+            for i, answer in zip(part, super().build_and_query([t for t in tables if t[0] in wanted], indexes,
+                                                               [jobs[i] for i in part], keep)):
+                if isinstance(out[i], Exception):
+                    continue
+                out[i] = answer if out[i] is None or isinstance(answer, Exception) else (out[i][0], out[i][1] + answer[1])
+        self.attach_lake(self.lake)  # every store again: for the rules in whole and for evidence
+        if whole:
+            sqls = [jobs[i][0] for i in sorted(whole)]
+            wanted = _named_tables(tables, sqls)
+            self._load([*sqls, *(sql for name, sql in tables if name in wanted and isinstance(sql, str))])
+            answers = super().build_and_query([t for t in tables if t[0] in wanted],
+                                              [x for x in indexes if x[0] in wanted], [jobs[i] for i in sorted(whole)],
+                                              keep)
+            for i, answer in zip(sorted(whole), answers):
+                out[i] = answer
+        return out
 
     # ------------------------------------------------------------------ engine interface
     def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
@@ -216,11 +384,12 @@ class DuckDBEngine(TranslatingEngine):
 IN_MEMORY_PER_PARQUET_BYTE = 4
 
 
-def _fits_in_memory(lake: Path | None, memory_limit: str | None) -> bool:
-    """Whether the lake's tables fit in half of DuckDB's memory limit."""
-    if lake is None or not Path(lake).is_dir():
-        return True
-    size = sum(f.stat().st_size for f in Path(lake).rglob("*.parquet"))
+def _lake_bytes(lake: Path) -> int:
+    return sum(f.stat().st_size for f in Path(lake).rglob("*.parquet"))
+
+
+def _parquet_budget(memory_limit: str | None) -> int:
+    """Bytes of Parquet whose tables fit in half of DuckDB's memory limit."""
     if memory_limit:
         m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)I?B?\s*", memory_limit.upper())
         if not m:
@@ -228,7 +397,7 @@ def _fits_in_memory(lake: Path | None, memory_limit: str | None) -> bool:
         budget = float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " ")
     else:
         budget = 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return size * IN_MEMORY_PER_PARQUET_BYTE < budget / 2
+    return int(budget / 2 / IN_MEMORY_PER_PARQUET_BYTE)
 
 
 def _duck_type(sqlite_type: str) -> str:

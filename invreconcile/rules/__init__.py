@@ -8,8 +8,13 @@ unknown_code, abnormal_swipe, stock_mismatch, price_anomaly, data_quality), ``se
 (low, medium, high: the default; a ``severity`` column overrides it per row),
 ``title_zh``, ``title_en``, ``why_zh``, ``why_en`` (may repeat, lines are joined),
 ``message_zh``, ``message_en`` (templates filled from the row's columns with
-``{name}``), and ``param NAME = VALUE  # meaning`` lines: named parameters bound as
-``:NAME`` in the SQL. A TOML config overrides parameters (``[rules.ID] NAME = VALUE``).
+``{name}``), ``scope`` (``all_stores`` for a rule that compares every store with the
+others: an engine that audits a large lake in groups of stores runs it over all of them
+at once; by default a rule compares a store's rows with each other and with those of
+stores sharing a trace code, settlement id or person with it, see
+:func:`invreconcile.engines.duckdb.plan_batches`), and ``param NAME = VALUE  # meaning``
+lines: named parameters bound as ``:NAME`` in the SQL. A TOML config overrides
+parameters (``[rules.ID] NAME = VALUE``).
 
 Columns a rule returns (all optional except ``store``):
 ``store``, ``day_first``, ``day_last`` (YYYY-MM-DD), ``period``, ``severity``,
@@ -41,6 +46,7 @@ from ..errors import ConfigError
 CATEGORIES = ("phantom_sale", "substitution", "duplicate_code", "unknown_code", "abnormal_swipe",
               "stock_mismatch", "price_anomaly", "data_quality")
 SEVERITIES = ("low", "medium", "high")
+SCOPES = ("store_group", "all_stores")
 
 #: parameters every rule may use; override in the config's [audit] table.
 GLOBAL_PARAMS = {
@@ -70,6 +76,7 @@ class Rule:
     params: tuple[Param, ...]
     sql: str
     path: str = ""
+    scope: str = "store_group"
 
     def bind(self, overrides: dict | None = None) -> dict:
         values = {k: v for k, (v, _) in GLOBAL_PARAMS.items()}
@@ -114,11 +121,13 @@ def parse_rule(text: str, path: str = "") -> Rule:
         raise ConfigError(f"{path}: rule header lacks {', '.join(missing)}.")
     if meta["category"] not in CATEGORIES or meta["severity"] not in SEVERITIES:
         raise ConfigError(f"{path}: category must be one of {CATEGORIES} and severity one of {SEVERITIES}.")
+    if meta.get("scope", "store_group") not in SCOPES:
+        raise ConfigError(f"{path}: scope must be one of {SCOPES}, not '{meta['scope']}'.")
     return Rule(id=meta["id"], category=meta["category"], severity=meta["severity"],
                 title_zh=meta["title_zh"], title_en=meta["title_en"], why_zh=meta.get("why_zh", ""),
                 why_en=meta.get("why_en", ""), message_zh=meta.get("message_zh", ""),
                 message_en=meta.get("message_en", ""), params=tuple(params), sql="\n".join(body).strip(),
-                path=path)
+                path=path, scope=meta.get("scope", "store_group"))
 
 
 def builtin_rules() -> list[Rule]:

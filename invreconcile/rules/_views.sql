@@ -114,11 +114,11 @@ WITH ev AS (
 FROM ev
 GROUP BY ev.code || '', ev.store, ev.tx
 ), rev AS (
-    SELECT DISTINCT orig_setl_id AS setl_id FROM settlements
+    SELECT DISTINCT orig_setl_id AS setl_id, store FROM settlements
     WHERE is_reversal = 1 AND deleted = 0 AND orig_setl_id IS NOT NULL
 )
 SELECT g.code, g.store, g.tx, g.setl_id, g.epoch, g.ts, SUBSTR(g.ts, 1, 10) AS day, SUBSTR(g.ts, 1, 7) AS month,
        g.trdn, g.item_id, g.psn_no, g.product_key, g.code_kind, g.sold_qty, g.expy_end, CASE WHEN r.setl_id IS NULL THEN 0 ELSE 1 END AS reversed
 FROM grouped g
-LEFT JOIN rev r ON r.setl_id = g.setl_id
+LEFT JOIN rev r ON r.setl_id = g.setl_id AND r.store = g.store
 ;

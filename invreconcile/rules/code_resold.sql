@@ -49,7 +49,7 @@ WITH multi AS (
       AND NOT EXISTS (SELECT 1 FROM code_events r WHERE r.code = s.code AND r.event IN ('returned', 'received', 'transfer_in')
                       AND r.epoch >= s.prev_epoch AND r.epoch <= s.epoch)
       AND NOT EXISTS (SELECT 1 FROM sales r WHERE r.is_return = 1 AND r.deleted = 0 AND s.prev_setl IS NOT NULL
-                      AND r.setl_id = s.prev_setl AND r.item_id = s.item_id)
+                      AND r.setl_id = s.prev_setl AND r.store = s.prev_store AND r.item_id = s.item_id)
 ), money AS (
     -- the insurance money of one box of the line (0 for a cash sale), for the findings only
     SELECT k.setl_id, k.store, k.item_id, SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END) AS box_fen

@@ -29,4 +29,4 @@ WHERE t.reversed = 0 AND t.trdn = 0
                   AND r.epoch >= t.epoch AND r.epoch <= s.epoch)
   AND NOT EXISTS (SELECT 1 FROM v_code_tx later WHERE later.code = t.code AND later.epoch > t.epoch AND later.epoch < s.epoch)
   AND NOT EXISTS (SELECT 1 FROM sales r WHERE r.is_return = 1 AND r.deleted = 0 AND t.setl_id IS NOT NULL
-                  AND r.setl_id = t.setl_id AND r.item_id = t.item_id)
+                  AND r.setl_id = t.setl_id AND r.store = t.store AND r.item_id = t.item_id)

@@ -34,7 +34,7 @@ WITH keyed AS (
     JOIN v_item i ON i.store = l.store AND i.item_id = l.item_id
     WHERE i.convrat > 0 AND i.covered = 1 AND l.qty % i.convrat = 0 AND l.qty >= i.convrat
       AND l.qty / i.convrat - l.n_codes >= :min_missing
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id = l.setl_id)
+      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id = l.setl_id AND r.store = l.store)
 )
 SELECT l.store, MIN(m.day) AS day_first, l.setl_id, l.setl_id AS setl_ids, l.item_id, l.item_id AS items,
        MAX(m.item_name) AS item_name, MAX(m.psn_no) AS psn_nos, CAST(l.qty / l.convrat AS INTEGER) AS boxes, l.n_codes,

@@ -10,7 +10,7 @@
 WITH lines AS (
     SELECT l.* FROM settlement_lines l
     WHERE l.deleted = 0
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id = l.setl_id)
+      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id = l.setl_id AND r.store = l.store)
       AND EXISTS (SELECT 1 FROM sales s WHERE s.setl_id = l.setl_id AND s.store = l.store AND s.deleted = 0 AND s.is_return = 0)
       AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.setl_id = l.setl_id AND s.store = l.store AND s.deleted = 0
                       AND s.is_return = 0 AND s.item_id = l.item_id)

@@ -22,7 +22,7 @@ WITH buy AS (
     LEFT JOIN buy b ON b.store = m.store AND b.item_id = m.item_id
     LEFT JOIN chain_buy c ON c.item_id = m.item_id
     WHERE m.qty > 0 AND m.amount_fen > 0
-      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id = m.setl_id)
+      AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id = m.setl_id AND r.store = m.store)
 )
 SELECT l.store, l.month AS period, MIN(l.day) AS day_first, MAX(l.day) AS day_last, l.item_id, l.item_id AS items,
        MAX(l.item_name) AS item_name, COUNT(*) AS n_lines,

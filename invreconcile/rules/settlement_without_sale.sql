@@ -44,7 +44,7 @@ JOIN linked_stores ls ON ls.store = a.store
 WHERE a.is_reversal = 0 AND a.deleted = 0
   AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.setl_id = a.setl_id AND s.store = a.store AND s.deleted = 0)
   AND EXISTS (SELECT 1 FROM settlement_lines l WHERE l.setl_id = a.setl_id AND l.store = a.store AND l.deleted = 0)
-  AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id = a.setl_id)
+  AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id = a.setl_id AND r.store = a.store)
 UNION ALL
 SELECT a.store, a.day, a.setl_id, a.setl_id, a.psn_no, a.ts, l.item_id,
        CAST(COALESCE((SELECT SUM(m.insured_fen) FROM v_line_money m WHERE m.setl_id = a.setl_id AND m.store = a.store
@@ -57,6 +57,6 @@ JOIN short_lines r ON r.setl_id = l.setl_id AND r.store = l.store AND r.item_id 
 LEFT JOIN short_sales sr ON sr.setl_id = l.setl_id AND sr.store = l.store AND sr.item_id = l.item_id
 JOIN settlements a ON a.setl_id = l.setl_id AND a.store = l.store AND a.is_reversal = 0 AND a.deleted = 0
 WHERE EXISTS (SELECT 1 FROM sales x WHERE x.setl_id = a.setl_id AND x.store = a.store AND x.deleted = 0)
-  AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id = a.setl_id)
+  AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id = a.setl_id AND r.store = a.store)
   AND NOT EXISTS (SELECT 1 FROM name_map n JOIN sales x ON x.item_name = n.till_name
                   WHERE x.setl_id = a.setl_id AND n.store = a.store AND n.insurance_name = r.item_name AND n.verdict = 'match')

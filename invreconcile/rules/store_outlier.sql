@@ -1,6 +1,7 @@
 -- id: store_outlier
 -- category: abnormal_swipe
 -- severity: medium
+-- scope: all_stores
 -- title_zh: 门店刷卡次数或金额远高于同类门店
 -- title_en: Store whose swipe count or amount is far above its peers
 -- why_zh: 同一连锁或同一地区的门店，月度医保结算笔数和金额一般相差不大；某家门店某月远高于其他门店（执法案例：日均刷卡196次，而实际客流不到30人），说明可能存在集中代刷、虚构购药，是现场检查的优先对象。
