@@ -288,7 +288,7 @@ def _print_findings_summary(result, limit: int = 20) -> None:
 @click.option("--spark-master", default="local[*]", show_default=True,
               help="Spark master URL for --engine spark (spark://HOST:7077, yarn, local[N]).")
 @click.option("--memory-limit", help="Memory DuckDB may use for --engine duckdb, e.g. 4GB (default: 80% of RAM); "
-                                     "past it DuckDB works from temporary files.")
+                                     "a larger lake is audited a group of stores at a time (docs/lake.md).")
 def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, lake_dir=None, spark_master="local[*]",
               memory_limit=None):
     """Run the rules, store the findings and print a summary. 稽核。"""
@@ -303,10 +303,15 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
     db = open_ledger(db_path, create=engine != "sqlite")
     cfg = load_config(config)
     from .engines import get_engine
+    eng = get_engine(engine, db, lake=lake_dir, spark_master=spark_master, memory_limit=memory_limit)
     result = run_audit(db, stores=list(stores) or None, since=since, until=until,
                        rules=[r.strip() for r in rules.split(",") if r.strip()] if rules else None, config=cfg,
-                       engine=get_engine(engine, db, lake=lake_dir, spark_master=spark_master,
-                                         memory_limit=memory_limit))
+                       engine=eng)
+    if getattr(eng, "batches", None):
+        n = len(eng.batches)
+        click.echo(T(f"数据湖大于内存：按 {n} 批门店依次稽核（共享追溯码或参保人的门店在同一批）",
+                     f"lake larger than memory: audited in {n} batches of stores (stores sharing a trace code "
+                     "or a person in one batch)"), err=True)
     lang = _lang()
     if json_path:
         payload = json.dumps([f.as_dict(lang) for f in result.findings], ensure_ascii=False, indent=1)

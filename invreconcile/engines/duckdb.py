@@ -212,6 +212,7 @@ class DuckDBEngine(TranslatingEngine):
         self._tmp = None
         self.batches: list[list[str]] = []   # store groups audited one after the other (empty: all at once)
         self._texts: list[str] = []
+        self._sources: dict[str, dict[int, tuple]] = {}   # table -> id -> (src_file, src_row), batched audits
         self._plan = None   # (Parquet bytes per batch, forced): batches planned when load() tells what is read
         self._options = (memory_limit, threads)
         if conn is None:
@@ -243,25 +244,33 @@ class DuckDBEngine(TranslatingEngine):
         return conn
 
     # ------------------------------------------------------------------ the lake
-    def attach_lake(self, lake: Path, stores: Sequence[str] | None = None) -> None:
+    def attach_lake(self, lake: Path, stores: Sequence[str] | None = None, only: Iterable[str] | None = None) -> None:
         """A view per canonical table over its Parquet files (of ``stores`` only, when
         given: their directories, and the shared catalog); an empty table with the
-        canonical columns where the lake has none. Replaces what an earlier call loaded."""
-        from ..lake import TABLES, table_schema
+        canonical columns where the lake has none. Replaces what an earlier call loaded.
+        With ``only``, just the tables named there (binding a view reads the footers of
+        all its files: seconds for a big lake); the others are attached when asked for."""
+        from ..lake import TABLES
         if not Path(lake).is_dir():
             raise ConfigError(f"{lake}: no lake here. Write one with 'invreconcile export-lake {lake}' "
                               f"or 'invreconcile import --lake {lake} FILES'.")
         self._on_parquet: dict[str, list[str]] = {}   # table -> its files, while it is a view
+        only = None if only is None else set(only)
         for table in TABLES:
-            schema = table_schema(table)
-            files = lake_files(lake, table, stores)
             self.drop(table)
-            if files:
-                self._on_parquet[table] = files
-                self.conn.execute(f"CREATE VIEW {table} AS {self._parquet_select(table, [c for c, _ in schema], files)}")
-            else:
-                cols = ", ".join(f'"{c}" {_duck_type(t)}' for c, t in schema)
-                self.conn.execute(f"CREATE TABLE {table} ({cols})")
+            if only is None or table in only:
+                self._attach_table(table, stores)
+
+    def _attach_table(self, table: str, stores: Sequence[str] | None = None) -> None:
+        from ..lake import table_schema
+        schema = table_schema(table)
+        files = lake_files(self.lake, table, stores)
+        if files:
+            self._on_parquet[table] = files
+            self.conn.execute(f"CREATE VIEW {table} AS {self._parquet_select(table, [c for c, _ in schema], files)}")
+        else:
+            cols = ", ".join(f'"{c}" {_duck_type(t)}' for c, t in schema)
+            self.conn.execute(f"CREATE TABLE {table} ({cols})")
 
     def _parquet_select(self, table: str, columns: list[str], files: Sequence[str]) -> str:
         from ..lake import table_schema
@@ -313,20 +322,23 @@ class DuckDBEngine(TranslatingEngine):
         for stores in self.batches if part else ():
             self.attach_lake(self.lake, stores)
             self._load(self._texts)
-            for i, answer in zip(part, super().build_and_query([t for t in tables if t[0] in wanted], indexes,
-                                                               [jobs[i] for i in part], keep)):
+            answers = super().build_and_query([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in part], keep)
+            self._keep_sources(answers)
+            for i, answer in zip(part, answers):
                 if isinstance(out[i], Exception):
                     continue
                 out[i] = answer if out[i] is None or isinstance(answer, Exception) else (out[i][0], out[i][1] + answer[1])
-        self.attach_lake(self.lake)  # every store again: for the rules in whole and for evidence
-        if whole:
-            sqls = [jobs[i][0] for i in sorted(whole)]
-            wanted = _named_tables(tables, sqls)
-            self._load([*sqls, *(sql for name, sql in tables if name in wanted and isinstance(sql, str))])
-            answers = super().build_and_query([t for t in tables if t[0] in wanted],
-                                              [x for x in indexes if x[0] in wanted], [jobs[i] for i in sorted(whole)],
-                                              keep)
-            for i, answer in zip(sorted(whole), answers):
+        for name, _ in tables:   # the last batch's
+            self.drop(name)
+        last = sorted(whole)
+        wanted = _named_tables(tables, [jobs[i][0] for i in last])
+        texts = [*(jobs[i][0] for i in last), *(sql for name, sql in tables if name in wanted and isinstance(sql, str))]
+        # every store again, the tables the rules in whole read (others when evidence asks for them)
+        self.attach_lake(self.lake, only=re.findall(r"\w+", " ".join(texts)))
+        if last:
+            self._load(texts)
+            answers = super().build_and_query([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in last], keep)
+            for i, answer in zip(last, answers):
                 out[i] = answer
         return out
 
@@ -337,9 +349,37 @@ class DuckDBEngine(TranslatingEngine):
         return [d[0] for d in cur.description], cur.fetchall()
 
     def source_rows(self, table: str, ids: Sequence[int]) -> list[tuple]:
-        # the ids as one list parameter: a semi-join instead of parsing thousands of literals
-        return self.conn.execute(f"SELECT id, src_file, src_row FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))",
-                                 [list(ids)]).fetchall()
+        known = self._sources.get(table, {})   # looked up while their batch was loaded
+        rows = [(i, *known[i]) for i in ids if i in known]
+        missing = [i for i in ids if i not in known]
+        if missing:
+            if self._kind(table) is None:   # not attached for the last step of a batched audit
+                self._attach_table(table)
+            # the ids as one list parameter: a semi-join instead of parsing thousands of literals
+            rows += self.conn.execute(f"SELECT id, src_file, src_row FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))",
+                                      [missing]).fetchall()
+        return rows
+
+    def _keep_sources(self, answers: Sequence) -> None:
+        """Where the evidence the rules cite comes from (file, row), read while the batch
+        that holds it is loaded: afterwards it lies among the whole lake's files."""
+        from ..findings import split_list
+        wanted: dict[str, set[int]] = {}
+        for answer in answers:
+            if isinstance(answer, Exception) or "evidence" not in answer[0]:
+                continue
+            k = answer[0].index("evidence")
+            for row in answer[1]:
+                for ref in split_list(row[k]):
+                    table, _, rid = ref.partition(":")
+                    if rid.isdigit():
+                        wanted.setdefault(table, set()).add(int(rid))
+        for table, ids in wanted.items():
+            if not table.isidentifier() or self._kind(table) is None:
+                continue
+            found = self.conn.execute(f"SELECT id, src_file, src_row FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))",
+                                      [sorted(ids)]).fetchall()
+            self._sources.setdefault(table, {}).update((r[0], r[1:]) for r in found)
 
     def _kind(self, name: str) -> str | None:
         row = self.conn.execute(
