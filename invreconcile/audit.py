@@ -46,6 +46,10 @@ VIEW_INDEXES = (
 )
 
 
+#: list columns some messages show besides setl_ids, codes, psn_nos and items
+MESSAGE_LISTS = ("stores", "other_items", "units")
+
+
 #: shared views the reports read after the audit (the others are the audit's own)
 KEPT_VIEWS = ("v_movements", "v_count_book", "v_item")
 
@@ -128,11 +132,14 @@ def to_findings(rule: Rule, rows: list[dict], evidence: list[tuple[list[dict], i
         lists = {k: split_list(row.get(k)) for k in ("setl_ids", "codes", "psn_nos", "items")}
         severity = row.get("severity") or rule.severity
         fid = finding_id(rule.id, store, period, *lists.values())
+        # messages show lists sorted: engines concatenate in different orders (item names,
+        # which may hold commas, are left as they come)
+        shown = {**row, **{k: ",".join(split_list(row[k])) for k in (*lists, *MESSAGE_LISTS) if row.get(k) is not None}}
         out.append(Finding(
             id=fid, rule=rule.id, category=rule.category, severity=severity, store=store, period=period,
             day_first=day_first, day_last=day_last, **lists, amount_fen=int(row.get("amount_fen") or 0),
-            title_zh=rule.title_zh, title_en=rule.title_en, message_zh=_fill(rule.message_zh, row),
-            message_en=_fill(rule.message_en, row), evidence=ev, evidence_total=total))
+            title_zh=rule.title_zh, title_en=rule.title_en, message_zh=_fill(rule.message_zh, shown),
+            message_en=_fill(rule.message_en, shown), evidence=ev, evidence_total=total))
     return out
 
 

@@ -74,7 +74,7 @@ def translate(sql: str) -> str:
     "SELECT CAST(TRUNC(a / NULLIF(b, 0)) AS BIGINT), CASE WHEN COUNT(c) = 0 THEN NULL ELSE ARRAY_TO_STRING(LIST_SORT(LIST(c)), ',') END FROM t ORDER BY d NULLS FIRST"
     """
     tree = sqlglot.parse_one(sql, read="sqlite")
-    tree = tree.transform(_int_cast).transform(_sorted_concat)
+    tree = tree.transform(_int_cast, copy=False).transform(_sorted_concat, copy=False)  # a tree of its own
     return tree.sql(dialect="duckdb")
 
 
@@ -224,7 +224,9 @@ class DuckDBEngine(TranslatingEngine):
             conn = self._connect(database)
         self.conn = conn
         if self.lake is not None:
-            self.attach_lake(self.lake)
+            # a lake that may be audited in batches: its tables attached when a query names
+            # them (binding a view over 40,000 files reads their footers: seconds)
+            self.attach_lake(self.lake, only=() if self._plan else None)
 
     def _connect(self, database: str | None):
         memory_limit, threads = self._options
@@ -255,16 +257,26 @@ class DuckDBEngine(TranslatingEngine):
             raise ConfigError(f"{lake}: no lake here. Write one with 'invreconcile export-lake {lake}' "
                               f"or 'invreconcile import --lake {lake} FILES'.")
         self._on_parquet: dict[str, list[str]] = {}   # table -> its files, while it is a view
+        self._attached: set[str] = set()   # lake tables attached (views, or loaded)
         only = None if only is None else set(only)
         for table in TABLES:
             self.drop(table)
             if only is None or table in only:
                 self._attach_table(table, stores)
 
+    def _attach_named(self, sql: str) -> None:
+        """Attach the lake tables ``sql`` names that are not attached (all stores)."""
+        from ..lake import TABLES
+        if self.lake is not None:
+            for table in TABLES:
+                if table not in self._attached and re.search(rf"\b{table}\b", sql):
+                    self._attach_table(table)
+
     def _attach_table(self, table: str, stores: Sequence[str] | None = None) -> None:
         from ..lake import table_schema
         schema = table_schema(table)
         files = lake_files(self.lake, table, stores)
+        self._attached.add(table)
         if files:
             self._on_parquet[table] = files
             self.conn.execute(f"CREATE VIEW {table} AS {self._parquet_select(table, [c for c, _ in schema], files)}")
@@ -294,6 +306,7 @@ class DuckDBEngine(TranslatingEngine):
             if largest > budget and not forced:   # too large for memory: DuckDB pages a database file
                 self.conn.close()
                 self.conn = self._connect(os.path.join(self._tmp.name, "scratch.duckdb"))
+            if not self.batches:
                 self.attach_lake(self.lake)
         if not self.batches:
             self._load(self._texts)
@@ -345,6 +358,7 @@ class DuckDBEngine(TranslatingEngine):
     # ------------------------------------------------------------------ engine interface
     def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         text = self.sql(inline_params(sql, params or {}))
+        self._attach_named(text)
         cur = self.conn.execute(text)
         return [d[0] for d in cur.description], cur.fetchall()
 
@@ -353,8 +367,7 @@ class DuckDBEngine(TranslatingEngine):
         rows = [(i, *known[i]) for i in ids if i in known]
         missing = [i for i in ids if i not in known]
         if missing:
-            if self._kind(table) is None:   # not attached for the last step of a batched audit
-                self._attach_table(table)
+            self._attach_named(table)
             # the ids as one list parameter: a semi-join instead of parsing thousands of literals
             rows += self.conn.execute(f"SELECT id, src_file, src_row FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))",
                                       [missing]).fetchall()
@@ -390,6 +403,7 @@ class DuckDBEngine(TranslatingEngine):
         return "VIEW" if row[0][0] == "VIEW" else "TABLE"
 
     def drop(self, name: str) -> None:
+        getattr(self, "_attached", set()).discard(name)
         kind = self._kind(name)
         if kind:
             self.conn.execute(f"DROP {kind} {name}")
