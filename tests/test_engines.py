@@ -117,7 +117,7 @@ def test_duckdb_in_store_groups_gives_the_same_findings(world, tmp_path):
     replicate_lake(root / "lake", tmp_path / "lake2", 2)
     chain = sorted(p.name[len("store="):] for p in (root / "lake" / "settlements").iterdir())
     assert len(chain) == 6
-    # the chain's stores share customers: one group, however small the budget
+    # the chain's stores share trace codes (transfers, a box resold elsewhere): one group, however small the budget
     assert plan_batches(root / "lake", 1)[0] == [chain]
     batched = DuckDBEngine(tmp_path / "lake2", batch_bytes=1)
     in_groups = run_audit(None, engine=batched, save_findings=False)

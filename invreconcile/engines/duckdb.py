@@ -101,8 +101,11 @@ def _read_parquet(files: Sequence[str]) -> str:
 
 #: values that tie rows of different stores together in some rule: (table, column). Codes
 #: are also tied to the case codes they came in (code_ancestors). Settlement ids are not:
-#: the rules look up a settlement's reversal and returns in its own store.
-LINKS = (("code_events", "code"), ("scans", "code"), ("settlements", "psn_no"))
+#: the rules look up a settlement's reversal and returns in its own store. Nor are person
+#: numbers: the rules that follow a person from store to store compare all stores at once
+#: (``scope: all_stores``), so that customers who visit several pharmacies do not make a
+#: city one group.
+LINKS = (("code_events", "code"), ("scans", "code"))
 
 
 def plan_batches(lake: Path, budget: int, memory_limit: str | None = None,
@@ -110,7 +113,7 @@ def plan_batches(lake: Path, budget: int, memory_limit: str | None = None,
     """Stores in batches to audit one after the other, each batch's Parquet files (of
     ``tables``, default all) within ``budget`` bytes where the data allows. Stores whose
     rows a rule may compare are kept in one batch: those where one trace code (or the case
-    code it came in) or one person number occurs (see :data:`LINKS`). Values are compared
+    code it came in) occurs (see :data:`LINKS`). Values are compared
     by hash: a collision only puts two stores in one batch. Groups of stores are packed in
     store order. Rules that compare every store with all others (``scope: all_stores``)
     run over all stores at once (:meth:`DuckDBEngine.build_and_query`). Returns the

@@ -1,6 +1,7 @@
 -- id: excess_supply
 -- category: abnormal_swipe
 -- severity: medium
+-- scope: all_stores
 -- title_zh: 同一药品累计购药量远超合理用药天数
 -- title_en: Cumulative quantity of one drug far beyond a reasonable supply
 -- why_zh: 一个人在30天内买同一种药的数量，远超本人能吃完的量（超量开药、囤药），常见于冒名购药后倒卖（回流药）或代刷。慢病长期处方最长可开12周；按一盒至少吃一周估算，30天内超过12盒即超过12周的用量。

@@ -1,6 +1,7 @@
 -- id: person_monthly_amount
 -- category: abnormal_swipe
 -- severity: medium
+-- scope: all_stores
 -- title_zh: 个人月度药店医保消费超限
 -- title_en: One person's monthly insured pharmacy spending above the limit
 -- why_zh: 上海规定参保人在定点药店月刷卡消费超过1200元即暂停刷卡至次月中旬。一个人一个月在药店（所有门店合计）医保结算远超这个水平，常见于冒用、出借医保卡或药店代刷套现。

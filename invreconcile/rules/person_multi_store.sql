@@ -1,6 +1,7 @@
 -- id: person_multi_store
 -- category: abnormal_swipe
 -- severity: medium
+-- scope: all_stores
 -- title_zh: 同一人短时间内在多家门店刷卡
 -- title_en: Same card at several stores within a short time
 -- why_zh: 一个人在一小时内先后到两三家药店各刷一次医保卡很少见，常见于医保卡被人借用、收集后在多家门店代刷，或为了躲避单店的次数和金额限制。每相邻两次结算间隔不超过 window_min 分钟的连续结算算作一组。
