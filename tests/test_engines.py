@@ -103,30 +103,50 @@ def test_duckdb_memory_limit(world):
         _parquet_budget("lots")
 
 
-def test_duckdb_in_store_groups_gives_the_same_findings(world, tmp_path):
-    """A lake larger than DuckDB's memory is audited in groups of stores that share no
-    trace code, settlement or person, one group after the other; the rule that compares
-    every store with the others (store_outlier) runs over all stores at once."""
+@pytest.fixture(scope="module")
+def two_chains(world):
+    """The sample chain twice, the copy renamed (benchmarks/bureau.py): nothing shared."""
     import sys
     from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bureau import replicate_lake
+    root, _ = world
+    replicate_lake(root / "lake", root / "lake2", 2)
+    return root / "lake2"
+
+
+def test_duckdb_in_store_groups_gives_the_same_findings(world, two_chains):
+    """A lake larger than DuckDB's memory is audited in groups of stores that share no
+    trace code, one group after the other; the rules that compare every store with the
+    others (store_outlier, the person rules) run over all stores at once."""
     from invreconcile.engines.duckdb import plan_batches
     from invreconcile.rules import Config
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from bureau import replicate_lake  # the sample chain twice, the copy renamed: nothing shared
     root, _ = world
-    replicate_lake(root / "lake", tmp_path / "lake2", 2)
     chain = sorted(p.name[len("store="):] for p in (root / "lake" / "settlements").iterdir())
     assert len(chain) == 6
     # the chain's stores share trace codes (transfers, a box resold elsewhere): one group, however small the budget
     assert plan_batches(root / "lake", 1)[0] == [chain]
-    batched = DuckDBEngine(tmp_path / "lake2", batch_bytes=1)
+    batched = DuckDBEngine(two_chains, batch_bytes=1)
     in_groups = run_audit(None, engine=batched, save_findings=False)
     assert batched.batches == [chain, [s + "y1" for s in chain]]
-    at_once = DuckDBEngine(tmp_path / "lake2")
+    at_once = DuckDBEngine(two_chains)
     assert_same_findings(run_audit(None, engine=at_once, save_findings=False), in_groups)
     assert at_once.batches == []
     # with peers required from seven stores on, only a comparison of all twelve finds outliers
     seven = Config(params={"store_outlier": {"min_stores": 7}})
-    outliers = run_audit(None, engine=DuckDBEngine(tmp_path / "lake2", batch_bytes=1), rules=["store_outlier"],
+    outliers = run_audit(None, engine=DuckDBEngine(two_chains, batch_bytes=1), rules=["store_outlier"],
                          config=seven, save_findings=False).findings
     assert outliers and {f.store[-2:] == "y1" for f in outliers} == {True, False}
+
+
+def test_duckdb_group_larger_than_memory_pages_a_database_file(world, two_chains, monkeypatch):
+    """A group of stores larger than the memory budget: still in batches, the tables in a
+    temporary database file that DuckDB pages; the same findings."""
+    import invreconcile.engines.duckdb as dd
+    root, db = world
+    monkeypatch.setattr(dd, "IN_MEMORY_PER_PARQUET_BYTE", 10_000)   # a budget of 50 KB in 1 GB
+    engine = DuckDBEngine(two_chains, memory_limit="1GB")
+    paged = run_audit(None, engine=engine, save_findings=False)
+    assert len(engine.batches) == 2
+    assert engine.conn.execute("SELECT file FROM pragma_database_list WHERE name = 'scratch'").fetchall()
+    assert_same_findings(run_audit(None, engine=DuckDBEngine(two_chains), save_findings=False), paged)

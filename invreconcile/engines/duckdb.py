@@ -218,18 +218,20 @@ class DuckDBEngine(TranslatingEngine):
         self._sources: dict[str, dict[int, tuple]] = {}   # table -> id -> (src_file, src_row), batched audits
         self._plan = None   # (Parquet bytes per batch, forced): batches planned when load() tells what is read
         self._options = (memory_limit, threads)
+        self._big = False   # larger than memory: footers not cached, tables attached when named
         if conn is None:
             if database is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="invreconcile-duckdb-")
                 budget = batch_bytes or _parquet_budget(memory_limit)
                 if self.lake is not None and Path(self.lake).is_dir() and (batch_bytes or _lake_bytes(self.lake) > budget):
                     self._plan = (budget, bool(batch_bytes))
+                    self._big = True
             conn = self._connect(database)
         self.conn = conn
         if self.lake is not None:
             # a lake that may be audited in batches: its tables attached when a query names
             # them (binding a view over 40,000 files reads their footers: seconds)
-            self.attach_lake(self.lake, only=() if self._plan else None)
+            self.attach_lake(self.lake, only=() if self._big else None)
 
     def _connect(self, database: str | None):
         memory_limit, threads = self._options
@@ -245,7 +247,7 @@ class DuckDBEngine(TranslatingEngine):
         conn.execute("SET preserve_insertion_order = false")
         # footers read once, at attach; not for a lake audited in batches, whose files are read
         # about once each (the footers of 40,000 files took 1.7 GB)
-        conn.execute(f"SET parquet_metadata_cache = {'false' if self._plan else 'true'}")
+        conn.execute(f"SET parquet_metadata_cache = {'false' if self._big else 'true'}")
         return conn
 
     # ------------------------------------------------------------------ the lake
@@ -309,8 +311,7 @@ class DuckDBEngine(TranslatingEngine):
             if largest > budget and not forced:   # too large for memory: DuckDB pages a database file
                 self.conn.close()
                 self.conn = self._connect(os.path.join(self._tmp.name, "scratch.duckdb"))
-            if not self.batches:
-                self.attach_lake(self.lake)
+            self.attach_lake(self.lake, only=() if self.batches else None)
         if not self.batches:
             self._load(self._texts)
 
