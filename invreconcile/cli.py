@@ -309,9 +309,9 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
                        engine=eng)
     if getattr(eng, "batches", None):
         n = len(eng.batches)
-        click.echo(T(f"数据湖大于内存：按 {n} 批门店依次稽核（共享追溯码或参保人的门店在同一批）",
+        click.echo(T(f"数据湖大于内存：按 {n} 批门店依次稽核（有共同追溯码的门店在同一批）",
                      f"lake larger than memory: audited in {n} batches of stores (stores sharing a trace code "
-                     "or a person in one batch)"), err=True)
+                     "in one batch)"), err=True)
     lang = _lang()
     if json_path:
         payload = json.dumps([f.as_dict(lang) for f in result.findings], ensure_ascii=False, indent=1)
