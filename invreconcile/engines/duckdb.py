@@ -179,6 +179,16 @@ def plan_batches(lake: Path, budget: int, memory_limit: str | None = None,
     return batches, max(sizes, default=0)
 
 
+def _words(texts: Sequence[str]) -> set[str]:
+    """The names SQL texts may read: their words, without comments and ``AS`` aliases.
+
+    >>> sorted(_words(["SELECT t.code AS codes -- all codes", "FROM t"]))
+    ['FROM', 'SELECT', 'code', 't']
+    """
+    text = re.sub(r"(?i)\bAS\s+\w+", " ", re.sub(r"--[^\n]*", " ", "\n".join(texts)))
+    return set(re.findall(r"\w+", text))
+
+
 def _named_tables(tables: Sequence[tuple[str, object]], sqls: Sequence[str]) -> set[str]:
     """Names of ``tables`` that ``sqls`` read, directly or through another of them."""
     texts = {name: sql if isinstance(sql, str) else "" for name, sql in tables}
@@ -305,7 +315,7 @@ class DuckDBEngine(TranslatingEngine):
         self._texts = list(texts)
         if self._plan:   # a lake larger than memory: audited in groups of stores, if it can be
             (budget, forced), self._plan = self._plan, None
-            words = set(re.findall(r"\w+", " ".join(self._texts)))
+            words = _words(self._texts)
             batches, largest = plan_batches(self.lake, budget, self._options[0], [t for t in TABLES if t in words])
             self.batches = batches if len(batches) > 1 else []
             if largest > budget and not forced:   # too large for memory: DuckDB pages a database file
@@ -317,7 +327,7 @@ class DuckDBEngine(TranslatingEngine):
 
     def _load(self, texts: Sequence[str]) -> None:
         from ..lake import table_schema
-        words = set(re.findall(r"\w+", " ".join(texts)))
+        words = _words(texts)
         for table in [t for t in getattr(self, "_on_parquet", {}) if t in words]:
             cols = [c for c, _ in table_schema(table) if c in words or c in ("id", "src_file", "src_row")]
             self.conn.execute(f"DROP VIEW {table}")
