@@ -150,3 +150,19 @@ def test_duckdb_group_larger_than_memory_pages_a_database_file(world, two_chains
     assert len(engine.batches) == 2
     assert engine.conn.execute("SELECT file FROM pragma_database_list WHERE name = 'scratch'").fetchall()
     assert_same_findings(run_audit(None, engine=DuckDBEngine(two_chains), save_findings=False), paged)
+
+
+def test_cli_says_when_a_lake_is_audited_in_batches(two_chains, tmp_path, monkeypatch):
+    import json
+    from click.testing import CliRunner
+    import invreconcile.engines.duckdb as dd
+    from invreconcile.cli import main
+    monkeypatch.setattr(dd, "IN_MEMORY_PER_PARQUET_BYTE", 10_000)   # a budget of 50 KB in 1 GB
+    out = tmp_path / "f.json"
+    r = CliRunner().invoke(main, ["--lang", "en", "audit", "--db", str(tmp_path / "cli.db"), "--engine", "duckdb",
+                                  "--lake", str(two_chains), "--memory-limit", "1GB", "--rules", "code_resold",
+                                  "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "audited in 2 batches of stores" in r.output
+    found = json.loads(out.read_text(encoding="utf-8"))
+    assert found and {f["store"].endswith("y1") for f in found} == {True, False}   # both chains' findings
