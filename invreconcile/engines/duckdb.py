@@ -229,6 +229,8 @@ class DuckDBEngine(TranslatingEngine):
         self._plan = None   # (Parquet bytes per batch, forced): batches planned when load() tells what is read
         self._options = (memory_limit, threads)
         self._big = False   # larger than memory: footers not cached, tables attached when named
+        self._same_in_batches: set[str] = set()   # loaded tables every batch shares
+        self._stores = None   # the batch's stores while one is attached
         if conn is None:
             if database is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="invreconcile-duckdb-")
@@ -271,10 +273,16 @@ class DuckDBEngine(TranslatingEngine):
         if not Path(lake).is_dir():
             raise ConfigError(f"{lake}: no lake here. Write one with 'invreconcile export-lake {lake}' "
                               f"or 'invreconcile import --lake {lake} FILES'.")
+        # tables not kept by store (code_ancestors) hold the same rows in every batch: loaded once
+        kept = self._same_in_batches if stores is not None else set()
+        self._same_in_batches = kept
+        self._stores = stores
         self._on_parquet: dict[str, list[str]] = {}   # table -> its files, while it is a view
-        self._attached: set[str] = set()   # lake tables attached (views, or loaded)
+        self._attached: set[str] = set(kept)   # lake tables attached (views, or loaded)
         only = None if only is None else set(only)
         for table in TABLES:
+            if table in kept:
+                continue
             self.drop(table)
             if only is None or table in only:
                 self._attach_table(table, stores)
@@ -326,13 +334,15 @@ class DuckDBEngine(TranslatingEngine):
             self._load(self._texts)
 
     def _load(self, texts: Sequence[str]) -> None:
-        from ..lake import table_schema
+        from ..lake import BY_STORE, BY_STORE_MONTH, table_schema
         words = _words(texts)
         for table in [t for t in getattr(self, "_on_parquet", {}) if t in words]:
             cols = [c for c, _ in table_schema(table) if c in words or c in ("id", "src_file", "src_row")]
             self.conn.execute(f"DROP VIEW {table}")
             self.conn.execute(f"CREATE TABLE {table} AS {self._parquet_select(table, cols, self._on_parquet[table])}")
             del self._on_parquet[table]
+            if self._stores is not None and table not in BY_STORE_MONTH + BY_STORE:
+                self._same_in_batches.add(table)
 
     def build_and_query(self, tables, indexes, jobs, keep=(), whole=()) -> list:
         """As :meth:`Engine.build_and_query`; for a lake larger than memory, in store groups
