@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 from .findings import Finding, finding_id, resolve_evidence, save, sort_key, split_list
 from .match import PAIRS_SQL, refresh_name_map
-from .engines import SQLiteEngine
+from .engines import SQLiteEngine, tables_read
 from .rules import Config, Rule, builtin_rules, view_names, view_statements
 
 
@@ -77,17 +77,8 @@ def select_rules(rules: list[Rule], wanted: list[str] | None, config: Config) ->
 
 def _needed(rules: list[Rule]) -> set[str]:
     """The shared views (and their dependencies) and helper tables the rules read."""
-    texts = {name: stmt for name, stmt in zip(view_names(), view_statements())}
-    need = {name for name in [*texts, "store_hours", "name_map"]
-            if any(re.search(rf"\b{name}\b", r.sql) for r in rules)}
-    frontier = list(need)
-    while frontier:
-        body = texts.get(frontier.pop(), "")
-        for name in texts:
-            if name not in need and re.search(rf"\b{name}\b", body):
-                need.add(name)
-                frontier.append(name)
-    return need
+    return tables_read([*zip(view_names(), view_statements()), ("store_hours", ""), ("name_map", "")],
+                       [r.sql for r in rules])
 
 
 STORES_SQL = "SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales"
@@ -134,7 +125,8 @@ def to_findings(rule: Rule, rows: list[dict], evidence: list[tuple[list[dict], i
         fid = finding_id(rule.id, store, period, *lists.values())
         # messages show lists sorted: engines concatenate in different orders (item names,
         # which may hold commas, are left as they come)
-        shown = {**row, **{k: ",".join(split_list(row[k])) for k in (*lists, *MESSAGE_LISTS) if row.get(k) is not None}}
+        shown = {**row, **{k: ",".join(v) for k, v in lists.items() if row.get(k) is not None},
+                 **{k: ",".join(split_list(row[k])) for k in MESSAGE_LISTS if row.get(k) is not None}}
         out.append(Finding(
             id=fid, rule=rule.id, category=rule.category, severity=severity, store=store, period=period,
             day_first=day_first, day_last=day_last, **lists, amount_fen=int(row.get("amount_fen") or 0),

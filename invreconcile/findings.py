@@ -125,6 +125,20 @@ def load(db, *, finding_id: str | None = None, stores=None, categories=None, sev
     return out
 
 
+def parse_refs(refs) -> set[tuple[str, int]]:
+    """``(table, id)`` of the ``table:id`` evidence references (others are ignored).
+
+    >>> sorted(parse_refs(["sales:3", "settlements:12", "junk"]))
+    [('sales', 3), ('settlements', 12)]
+    """
+    out = set()
+    for ref in refs:
+        table, _, rid = ref.partition(":")
+        if rid.isdigit() and table.isidentifier():
+            out.add((table, int(rid)))
+    return out
+
+
 def resolve_evidence(engine, ref_lists: list[list[str]]) -> list[tuple[list[dict], int]]:
     """For each finding's ``table:id`` references: the rows with their source file and row
     (the first EVIDENCE_LIMIT, sorted) and how many there are. One query per table for all
@@ -132,12 +146,7 @@ def resolve_evidence(engine, ref_lists: list[list[str]]) -> list[tuple[list[dict
     wanted: list[tuple[list[tuple[str, int]], int]] = []
     by_table: dict[str, set[int]] = {}
     for refs in ref_lists:
-        parsed = set()
-        for ref in refs:
-            table, _, rid = ref.partition(":")
-            if rid.isdigit() and table.isidentifier():
-                parsed.add((table, int(rid)))
-        ordered = sorted(parsed)
+        ordered = sorted(parse_refs(refs))
         wanted.append((ordered[:EVIDENCE_LIMIT], len(ordered)))
         for table, rid in ordered[:EVIDENCE_LIMIT]:
             by_table.setdefault(table, set()).add(rid)

@@ -69,6 +69,24 @@ def inline_params(sql: str, params: dict) -> str:
     return _PARAM.sub(sub, sql)
 
 
+def tables_read(tables: Sequence[tuple[str, object]], sqls: Iterable[str]) -> set[str]:
+    """Names of ``tables`` (``(name, select_sql)`` pairs; a Python-made table's SQL is not
+    text and reads nothing named here) that ``sqls`` read, directly or through another.
+
+    >>> sorted(tables_read([("a", "SELECT 1"), ("b", "SELECT * FROM a"), ("c", "SELECT 2")], ["SELECT * FROM b"]))
+    ['a', 'b']
+    """
+    texts = {name: sql if isinstance(sql, str) else "" for name, sql in tables}
+    todo, found = list(sqls), set()
+    while todo:
+        text = todo.pop()
+        for name in texts:
+            if name not in found and re.search(rf"\b{name}\b", text):
+                found.add(name)
+                todo.append(texts[name])
+    return found
+
+
 class Engine:
     """What every engine shares."""
 

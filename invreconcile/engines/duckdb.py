@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import ConfigError
-from . import TranslatingEngine, inline_params
+from . import TranslatingEngine, inline_params, tables_read
 
 try:  # the bureau extra: pip install 'invreconcile[bureau]'
     import duckdb
@@ -189,19 +189,6 @@ def _words(texts: Sequence[str]) -> set[str]:
     return set(re.findall(r"\w+", text))
 
 
-def _named_tables(tables: Sequence[tuple[str, object]], sqls: Sequence[str]) -> set[str]:
-    """Names of ``tables`` that ``sqls`` read, directly or through another of them."""
-    texts = {name: sql if isinstance(sql, str) else "" for name, sql in tables}
-    todo, found = list(sqls), set()
-    while todo:
-        text = todo.pop()
-        for name in texts:
-            if name not in found and re.search(rf"\b{name}\b", text):
-                found.add(name)
-                todo.append(texts[name])
-    return found
-
-
 class DuckDBEngine(TranslatingEngine):
     """Rules on DuckDB over a Parquet lake (``lake``), findings stored in ``ledger`` (a
     SQLite ledger, may be None). ``database`` is DuckDB's database file; by default the
@@ -274,8 +261,9 @@ class DuckDBEngine(TranslatingEngine):
             raise ConfigError(f"{lake}: no lake here. Write one with 'invreconcile export-lake {lake}' "
                               f"or 'invreconcile import --lake {lake} FILES'.")
         # tables not kept by store (code_ancestors) hold the same rows in every batch: loaded once
-        kept = self._same_in_batches if stores is not None else set()
-        self._same_in_batches = kept
+        if stores is None:
+            self._same_in_batches = set()
+        kept = self._same_in_batches
         self._stores = stores
         self._on_parquet: dict[str, list[str]] = {}   # table -> its files, while it is a view
         self._attached: set[str] = set(kept)   # lake tables attached (views, or loaded)
@@ -355,7 +343,7 @@ class DuckDBEngine(TranslatingEngine):
         whole = set(whole)
         part = [i for i in range(len(jobs)) if i not in whole]
         out: list = [None] * len(jobs)
-        wanted = _named_tables(tables, [jobs[i][0] for i in part])
+        wanted = tables_read(tables, [jobs[i][0] for i in part])
         for stores in self.batches if part else ():
             self.attach_lake(self.lake, stores)
             self._load(self._texts)
@@ -368,10 +356,10 @@ class DuckDBEngine(TranslatingEngine):
         for name, _ in tables:   # the last batch's
             self.drop(name)
         last = sorted(whole)
-        wanted = _named_tables(tables, [jobs[i][0] for i in last])
+        wanted = tables_read(tables, [jobs[i][0] for i in last])
         texts = [*(jobs[i][0] for i in last), *(sql for name, sql in tables if name in wanted and isinstance(sql, str))]
         # every store again, the tables the rules in whole read (others when evidence asks for them)
-        self.attach_lake(self.lake, only=re.findall(r"\w+", " ".join(texts)))
+        self.attach_lake(self.lake, only=_words(texts))
         if last:
             self._load(texts)
             answers = super().build_and_query([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in last], keep)
@@ -392,30 +380,30 @@ class DuckDBEngine(TranslatingEngine):
         missing = [i for i in ids if i not in known]
         if missing:
             self._attach_named(table)
-            # the ids as one list parameter: a semi-join instead of parsing thousands of literals
-            rows += self.conn.execute(f"SELECT id, src_file, src_row FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))",
-                                      [missing]).fetchall()
+            rows += self._source_query(table, missing)
         return rows
+
+    def _source_query(self, table: str, ids: list[int]) -> list[tuple]:
+        # the ids as one list parameter: a semi-join instead of parsing thousands of literals
+        return self.conn.execute(f"SELECT id, src_file, src_row FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))",
+                                 [ids]).fetchall()
 
     def _keep_sources(self, answers: Sequence) -> None:
         """Where the evidence the rules cite comes from (file, row), read while the batch
         that holds it is loaded: afterwards it lies among the whole lake's files."""
-        from ..findings import split_list
+        from ..findings import parse_refs, split_list
         wanted: dict[str, set[int]] = {}
         for answer in answers:
             if isinstance(answer, Exception) or "evidence" not in answer[0]:
                 continue
             k = answer[0].index("evidence")
             for row in answer[1]:
-                for ref in split_list(row[k]):
-                    table, _, rid = ref.partition(":")
-                    if rid.isdigit():
-                        wanted.setdefault(table, set()).add(int(rid))
+                for table, rid in parse_refs(split_list(row[k])):
+                    wanted.setdefault(table, set()).add(rid)
         for table, ids in wanted.items():
-            if not table.isidentifier() or self._kind(table) is None:
+            if self._kind(table) is None:
                 continue
-            found = self.conn.execute(f"SELECT id, src_file, src_row FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))",
-                                      [sorted(ids)]).fetchall()
+            found = self._source_query(table, sorted(ids))
             self._sources.setdefault(table, {}).update((r[0], r[1:]) for r in found)
 
     def _kind(self, name: str) -> str | None:
