@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 from .findings import Finding, finding_id, resolve_evidence, save, sort_key, split_list
 from .match import PAIRS_SQL, refresh_name_map
-from .engines import SQLiteEngine, tables_read
+from .engines import STORES_SQL, SQLiteEngine, tables_read
 from .rules import Config, Rule, builtin_rules, view_names, view_statements
 
 
@@ -81,9 +81,6 @@ def _needed(rules: list[Rule]) -> set[str]:
                        [r.sql for r in rules])
 
 
-STORES_SQL = "SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales"
-
-
 def prepare(engine, config: Config, rules: list[Rule] | None = None, jobs=()) -> list:
     """Tables the rules read besides the ledger: opening hours per store, name matches,
     the shared views (materialised once per audit and indexed, so that rules reading them
@@ -98,11 +95,10 @@ def prepare(engine, config: Config, rules: list[Rule] | None = None, jobs=()) ->
     if "store_hours" in need:
         open_min = config.globals.get("open_min", 7 * 60)
         close_min = config.globals.get("close_min", 23 * 60)
-        _, rows = engine.query(STORES_SQL)
         engine.write_rows(
             "store_hours", ("store", "open_min", "close_min"),
             [(s, 0 if s in config.stores_24h else open_min, 1440 if s in config.stores_24h else close_min)
-             for (s,) in sorted(rows)],
+             for s in engine.stores()],
             "CREATE TABLE store_hours (store TEXT PRIMARY KEY, open_min INTEGER, close_min INTEGER)")
     engine.analyze()  # statistics, so that the planner picks the selective indexes
     return engine.build_and_query(

@@ -87,8 +87,16 @@ def tables_read(tables: Sequence[tuple[str, object]], sqls: Iterable[str]) -> se
     return found
 
 
+#: the stores an audit covers: those with settlements or sales
+STORES_SQL = "SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales"
+
+
 class Engine:
     """What every engine shares."""
+
+    def stores(self) -> list[str]:
+        """The stores with settlements or sales, sorted."""
+        return sorted(s for (s,) in self.query(STORES_SQL)[1])
 
     def load(self, texts: Iterable[str]) -> None:
         """Called with the SQL the audit is about to run, before it runs: an engine over

@@ -265,8 +265,9 @@ class DuckDBEngine(TranslatingEngine):
             self._same_in_batches = set()
         kept = self._same_in_batches
         self._stores = stores
-        self._on_parquet: dict[str, list[str]] = {}   # table -> its files, while it is a view
-        self._attached: set[str] = set(kept)   # lake tables attached (views, or loaded)
+        self._on_parquet: dict[str, list[str]] = {}   # table -> its files, while not loaded
+        self._viewed: set[str] = set()   # of those, the ones a view reads (made when a query names them)
+        self._attached: set[str] = set(kept)   # lake tables attached (files known, or loaded)
         only = None if only is None else set(only)
         for table in TABLES:
             if table in kept:
@@ -276,23 +277,30 @@ class DuckDBEngine(TranslatingEngine):
                 self._attach_table(table, stores)
 
     def _attach_named(self, sql: str) -> None:
-        """Attach the lake tables ``sql`` names that are not attached (all stores)."""
-        from ..lake import TABLES
-        if self.lake is not None:
-            for table in TABLES:
-                if table not in self._attached and re.search(rf"\b{table}\b", sql):
+        """Make the lake tables ``sql`` names readable: a view over the files of the
+        attached stores (binding one reads the footers of its files: seconds for a big lake,
+        so only when a query needs it), or over all stores for a table not attached."""
+        from ..lake import TABLES, table_schema
+        if self.lake is None:
+            return
+        for table in TABLES:
+            if re.search(rf"\b{table}\b", sql):
+                if table not in self._attached:
                     self._attach_table(table)
+                if table in self._on_parquet and table not in self._viewed:
+                    self.conn.execute(f"CREATE VIEW {table} AS {self._parquet_select(table, [c for c, _ in table_schema(table)], self._on_parquet[table])}")
+                    self._viewed.add(table)
 
     def _attach_table(self, table: str, stores: Sequence[str] | None = None) -> None:
+        """``table``'s files (those of ``stores``), read when a query names it; an empty
+        table with the canonical columns when the lake has none."""
         from ..lake import table_schema
-        schema = table_schema(table)
         files = lake_files(self.lake, table, stores)
         self._attached.add(table)
         if files:
             self._on_parquet[table] = files
-            self.conn.execute(f"CREATE VIEW {table} AS {self._parquet_select(table, [c for c, _ in schema], files)}")
         else:
-            cols = ", ".join(f'"{c}" {_duck_type(t)}' for c, t in schema)
+            cols = ", ".join(f'"{c}" {_duck_type(t)}' for c, t in table_schema(table))
             self.conn.execute(f"CREATE TABLE {table} ({cols})")
 
     def _parquet_select(self, table: str, columns: list[str], files: Sequence[str]) -> str:
@@ -326,7 +334,8 @@ class DuckDBEngine(TranslatingEngine):
         words = _words(texts)
         for table in [t for t in getattr(self, "_on_parquet", {}) if t in words]:
             cols = [c for c, _ in table_schema(table) if c in words or c in ("id", "src_file", "src_row")]
-            self.conn.execute(f"DROP VIEW {table}")
+            self.conn.execute(f"DROP VIEW IF EXISTS {table}")
+            self._viewed.discard(table)
             self.conn.execute(f"CREATE TABLE {table} AS {self._parquet_select(table, cols, self._on_parquet[table])}")
             del self._on_parquet[table]
             if self._stores is not None and table not in BY_STORE_MONTH + BY_STORE:
@@ -368,6 +377,16 @@ class DuckDBEngine(TranslatingEngine):
         return out
 
     # ------------------------------------------------------------------ engine interface
+    def stores(self) -> list[str]:
+        """For a lake audited in batches, its ``store=`` directories of settlements and sales
+        (the layout keeps a store's rows there; ``store=_`` is ''): reading the store of
+        every row took seconds at 10 million lines."""
+        if not self.batches:
+            return super().stores()
+        return sorted({"" if d.name == "store=_" else d.name[len("store="):]
+                       for table in ("settlements", "sales") if Path(self.lake, table).is_dir()
+                       for d in Path(self.lake, table).iterdir() if d.name.startswith("store=")})
+
     def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         text = self.sql(inline_params(sql, params or {}))
         self._attach_named(text)
@@ -401,6 +420,8 @@ class DuckDBEngine(TranslatingEngine):
                 for table, rid in parse_refs(split_list(row[k])):
                     wanted.setdefault(table, set()).add(rid)
         for table, ids in wanted.items():
+            if table in self._on_parquet:
+                self._attach_named(table)
             if self._kind(table) is None:
                 continue
             found = self._source_query(table, sorted(ids))
@@ -416,13 +437,16 @@ class DuckDBEngine(TranslatingEngine):
 
     def drop(self, name: str) -> None:
         getattr(self, "_attached", set()).discard(name)
+        getattr(self, "_viewed", set()).discard(name)
         kind = self._kind(name)
         if kind:
             self.conn.execute(f"DROP {kind} {name}")
 
     def create_table_as(self, name: str, select_sql: str) -> None:
         self.drop(name)
-        self.conn.execute(f"CREATE TABLE {name} AS {self.sql(select_sql)}")
+        text = self.sql(select_sql)
+        self._attach_named(text)
+        self.conn.execute(f"CREATE TABLE {name} AS {text}")
 
     def index(self, name: str, columns: Sequence[str]) -> None:
         """No-op: DuckDB scans columns and keeps min/max per row group."""
