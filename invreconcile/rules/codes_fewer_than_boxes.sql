@@ -15,7 +15,7 @@ WITH keyed AS (
     SELECT m.store, m.setl_id, m.item_id, m.qty, 1 AS is_line, CAST(NULL AS TEXT) AS code, 0 AS is_split
     FROM v_line_money m
     UNION ALL
-    SELECT store, setl_id, item_id, NULL, 0, code, 0 FROM code_events
+    SELECT DISTINCT store, setl_id, item_id, NULL, 0, code, 0 FROM code_events
     WHERE event IN ('sold', 'settled') AND code_kind IN ('cn20', 'gs1', 'ma') AND setl_id IS NOT NULL
     UNION ALL
     SELECT store, setl_id, item_id, NULL, 0, NULL, 1 FROM sales WHERE trdn_flag = 1 AND setl_id IS NOT NULL
@@ -25,7 +25,7 @@ WITH keyed AS (
     SELECT store, setl_id, item_id, NULL, 0, NULL, 1 FROM code_events
     WHERE code_kind = 'split_placeholder' AND setl_id IS NOT NULL
 ), lines AS (
-    SELECT store, setl_id, item_id, SUM(qty) AS qty, COUNT(DISTINCT code) AS n_codes
+    SELECT store, setl_id, item_id, SUM(qty) AS qty, COUNT(code) AS n_codes
     FROM keyed GROUP BY store, setl_id, item_id
     HAVING MAX(is_line) = 1 AND MAX(is_split) = 0
 ), short AS (

@@ -28,10 +28,14 @@ WITH valid AS (
     LEFT JOIN items o ON o.store = l.store AND o.item_id = l.item_id
     LEFT JOIN items g ON g.store = '' AND g.item_id = l.item_id
     WHERE l.deleted = 0 AND l.qty IS NOT NULL AND l.qty > 0 AND l.item_id IS NOT NULL
+), heavy AS (
+    -- persons above max_boxes over all their items (one grouping per person, far fewer
+    -- groups than per person and item)
+    SELECT psn_no FROM ln GROUP BY psn_no HAVING SUM(CASE WHEN boxes > 0 THEN boxes ELSE 0 END) > :max_boxes
 ), enough AS (
     -- a window's sum is at most the sum of the person's positive quantities of the item in
     -- all time: the rolling sums are taken only where that is above max_boxes
-    SELECT psn_no, item_id FROM ln GROUP BY psn_no, item_id
+    SELECT psn_no, item_id FROM ln WHERE psn_no IN (SELECT psn_no FROM heavy) GROUP BY psn_no, item_id
     HAVING SUM(CASE WHEN boxes > 0 THEN boxes ELSE 0 END) > :max_boxes
 ), rolled AS (
     SELECT ln.psn_no, ln.item_id, ln.epoch, SUM(boxes) OVER (PARTITION BY psn_no, item_id ORDER BY epoch
