@@ -94,11 +94,11 @@ def test_duckdb_file_database_and_sqlite_one_thread_give_the_same_findings(world
 
 
 def test_duckdb_memory_limit(world):
-    from invreconcile.engines.duckdb import _lake_bytes, _parquet_budget
+    from invreconcile.engines.duckdb import _lake_bytes, _parquet_budget, lake_index
     from invreconcile.errors import ConfigError
     root, _ = world
-    assert _lake_bytes(root / "lake") <= min(_parquet_budget("4GB"), _parquet_budget(None))
-    assert _lake_bytes(root / "lake") > _parquet_budget("10KB")
+    assert _lake_bytes(lake_index(root / "lake")) <= min(_parquet_budget("4GB"), _parquet_budget(None))
+    assert _lake_bytes(lake_index(root / "lake")) > _parquet_budget("10KB")
     with pytest.raises(ConfigError, match="expected a size like 4GB"):
         _parquet_budget("lots")
 
