@@ -15,7 +15,8 @@ The rules are written for SQLite; this engine transpiles each statement with sql
 Integer division cannot be told apart without types, so the rule texts write it portably
 (``CAST(a / b AS INTEGER)`` or an exact quotient); see invreconcile/rules/__init__.py.
 
-Every lake table is first a view over its Parquet files. Before the rules run, the audit
+Every lake table is first a list of Parquet files, read through a view when a query names
+it (binding a view reads the footers of all its files). Before the rules run, the audit
 tells the engine which SQL it is about to run (:meth:`DuckDBEngine.load`); the tables that
 SQL reads are then loaded once into DuckDB's memory, with only the columns it names (plus
 ``id``, ``src_file`` and ``src_row`` for evidence): the rules read the big tables many
@@ -93,9 +94,9 @@ def lake_index(lake: Path) -> dict[str, list[tuple[str, str, int]]]:
         if table.is_dir():
             files = []
             for folder, _, names in os.walk(table.path):
-                part = Path(folder).relative_to(table.path).parts[:1]
-                files += [(part[0] if part else "", os.path.join(folder, n), os.stat(os.path.join(folder, n)).st_size)
-                          for n in names if n.endswith(".parquet")]
+                part = (Path(folder).relative_to(table.path).parts or ("",))[0]
+                paths = [os.path.join(folder, n) for n in names if n.endswith(".parquet")]
+                files += [(part, path, os.stat(path).st_size) for path in paths]
             out[table.name] = sorted(files, key=lambda f: f[1])
     return out
 
@@ -307,7 +308,8 @@ class DuckDBEngine(TranslatingEngine):
                 if table not in self._attached:
                     self._attach_table(table)
                 if table in self._on_parquet and table not in self._viewed:
-                    self.conn.execute(f"CREATE VIEW {table} AS {self._parquet_select(table, [c for c, _ in table_schema(table)], self._on_parquet[table])}")
+                    columns = [c for c, _ in table_schema(table)]
+                    self.conn.execute(f"CREATE VIEW {table} AS {self._parquet_select(table, columns, self._on_parquet[table])}")
                     self._viewed.add(table)
 
     def _attach_table(self, table: str, stores: Sequence[str] | None = None) -> None:
@@ -403,9 +405,9 @@ class DuckDBEngine(TranslatingEngine):
         every row took seconds at 10 million lines."""
         if not self.batches:
             return super().stores()
-        return sorted({"" if d.name == "store=_" else d.name[len("store="):]
-                       for table in ("settlements", "sales") if Path(self.lake, table).is_dir()
-                       for d in Path(self.lake, table).iterdir() if d.name.startswith("store=")})
+        return sorted({"" if part == "store=_" else part[len("store="):]
+                       for table in ("settlements", "sales") for part, _, _ in self._files.get(table, [])
+                       if part.startswith("store=")})
 
     def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         text = self.sql(inline_params(sql, params or {}))
