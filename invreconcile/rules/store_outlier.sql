@@ -18,8 +18,9 @@ WITH valid AS (
     SELECT s.id, s.store, s.month, s.day, s.insurance_fen FROM v_settlement s
     WHERE s.month IS NOT NULL
 ), sm AS (
+    -- the evidence (every settlement of the month) is listed for the outliers only, below
     SELECT store, month, COUNT(*) AS n, SUM(COALESCE(insurance_fen, 0)) AS ins_fen, MIN(day) AS day_first,
-           MAX(day) AS day_last, GROUP_CONCAT('settlements:' || id) AS evidence
+           MAX(day) AS day_last
     FROM valid GROUP BY store, month
 ), ranked AS (
     SELECT sm.*, COUNT(*) OVER (PARTITION BY month) AS n_stores,
@@ -55,7 +56,8 @@ SELECT store, month, month AS period, day_first, day_last, n, n_stores, ins_fen,
        CAST(ROUND(med_n) AS INTEGER) AS med_n, CAST(ROUND(med_a) AS INTEGER) AS med_fen,
        ROUND(z_n, 1) AS z_n, ROUND(z_a, 1) AS z_amt,
        CASE WHEN ins_fen > med_a THEN CAST(ROUND(ins_fen - med_a) AS INTEGER) ELSE 0 END AS amount_fen,
-       evidence
+       (SELECT GROUP_CONCAT('settlements:' || v.id) FROM v_settlement v WHERE v.store = scored.store AND v.month = scored.month)
+           AS evidence
 FROM scored
 WHERE (z_n > :z_max AND n >= :min_ratio * med_n) OR (z_a > :z_max AND ins_fen >= :min_ratio * med_a)
 ORDER BY store, month
