@@ -308,10 +308,10 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
                        rules=[r.strip() for r in rules.split(",") if r.strip()] if rules else None, config=cfg,
                        engine=eng)
     if getattr(eng, "batches", None):
-        n = len(eng.batches)
-        click.echo(T(f"数据湖大于内存：按 {n} 批门店依次稽核（有共同追溯码的门店在同一批）",
-                     f"lake larger than memory: audited in {n} batches of stores (stores sharing a trace code "
-                     "in one batch)"), err=True)
+        n, w = len(eng.batches), min(eng.workers, len(eng.batches))
+        click.echo(T(f"数据湖大于内存：按 {n} 批门店稽核，每次 {w} 批（有共同追溯码的门店在同一批）",
+                     f"lake larger than memory: audited in {n} batches of stores, {w} at a time (stores sharing "
+                     "a trace code in one batch)"), err=True)
     lang = _lang()
     if json_path:
         payload = json.dumps([f.as_dict(lang) for f in result.findings], ensure_ascii=False, indent=1)

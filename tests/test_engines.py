@@ -139,6 +139,19 @@ def test_duckdb_in_store_groups_gives_the_same_findings(world, two_chains):
     assert outliers and {f.store[-2:] == "y1" for f in outliers} == {True, False}
 
 
+def test_duckdb_batches_on_two_workers_give_the_same_findings_as_one_after_the_other(two_chains):
+    """Two batches at once, each on a DuckDB database of its own (opening hours copied to
+    both, evidence read in each): the findings of one worker doing both in turn."""
+    two = DuckDBEngine(two_chains, batch_bytes=1, workers=2)
+    at_once = run_audit(None, engine=two, save_findings=False)
+    one = DuckDBEngine(two_chains, batch_bytes=1, workers=1)
+    in_turn = run_audit(None, engine=one, save_findings=False)
+    assert len(two.batches) == len(one.batches) == 2
+    assert_same_findings(in_turn, at_once)
+    assert any(f.store.endswith("y1") for f in at_once.findings) and any(e["src_file"] for f in at_once.findings for e in f.evidence)
+    assert any(f.rule == "night_swipe" for f in at_once.findings)   # reads the copied opening hours
+
+
 def test_duckdb_group_larger_than_memory_pages_a_database_file(world, two_chains, monkeypatch):
     """A group of stores larger than the memory budget: still in batches, the tables in a
     temporary database file that DuckDB pages; the same findings."""

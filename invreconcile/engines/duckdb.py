@@ -28,11 +28,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import ConfigError
-from . import TranslatingEngine, inline_params, tables_read
+from . import Engine, TranslatingEngine, inline_params, tables_read
 
 try:  # the bureau extra: pip install 'invreconcile[bureau]'
     import duckdb
@@ -214,7 +216,9 @@ class DuckDBEngine(TranslatingEngine):
     tables are held in memory when the lake is small enough for ``memory_limit`` (e.g.
     ``"4GB"``; DuckDB's default is 80% of RAM), else in a temporary database file, which
     DuckDB compresses and pages (about half as fast to load). ``threads`` defaults to all
-    cores."""
+    cores. A lake audited in batches runs ``workers`` batches at once (default 2 on a machine
+    with two cores or more), each on a DuckDB database of its own with a share of the memory
+    limit and of the threads (:meth:`_run_batches`)."""
 
     translate = staticmethod(translate)
 
@@ -222,7 +226,7 @@ class DuckDBEngine(TranslatingEngine):
 
     def __init__(self, lake: str | Path | None = None, ledger=None, *, database: str | None = None,
                  memory_limit: str | None = None, threads: int | None = None, conn=None,
-                 batch_bytes: int | None = None):
+                 batch_bytes: int | None = None, workers: int | None = None):
         if duckdb is None:
             raise ConfigError(f"the duckdb engine needs duckdb, sqlglot and pyarrow ({_IMPORT_ERROR}). "
                               "Install them with: pip install 'invreconcile[bureau]'")
@@ -238,12 +242,15 @@ class DuckDBEngine(TranslatingEngine):
         self._big = False   # larger than memory: footers not cached, tables attached when named
         self._same_in_batches: set[str] = set()   # loaded tables every batch shares
         self._stores = None   # the batch's stores while one is attached
+        self.workers = workers or min(2, os.cpu_count() or 1)   # batches audited at once
+        self._written: dict[str, tuple] = {}   # tables written from Python (store_hours), for the workers
         if conn is None:
             if database is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="invreconcile-duckdb-")
-                budget = batch_bytes or _parquet_budget(memory_limit)
+                budget = _parquet_budget(memory_limit)
                 if self.lake is not None and Path(self.lake).is_dir() and (batch_bytes or _lake_bytes(self._files) > budget):
-                    self._plan = (budget, bool(batch_bytes))
+                    # batches for the workers' share of memory
+                    self._plan = (batch_bytes or budget // self.workers, bool(batch_bytes))
                     self._big = True
             conn = self._connect(database)
         self.conn = conn
@@ -345,6 +352,7 @@ class DuckDBEngine(TranslatingEngine):
                                             self._files)
             self.batches = batches if len(batches) > 1 else []
             if largest > budget and not forced:   # too large for memory: DuckDB pages a database file
+                self.workers = 1
                 self.conn.close()
                 self.conn = self._connect(os.path.join(self._tmp.name, "scratch.duckdb"))
             self.attach_lake(self.lake, only=() if self.batches else None)
@@ -375,11 +383,7 @@ class DuckDBEngine(TranslatingEngine):
         part = [i for i in range(len(jobs)) if i not in whole]
         out: list = [None] * len(jobs)
         wanted = tables_read(tables, [jobs[i][0] for i in part])
-        for stores in self.batches if part else ():
-            self.attach_lake(self.lake, stores)
-            self._load(self._texts)
-            answers = super().build_and_query([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in part], keep)
-            self._keep_sources(answers)
+        for answers in self._run_batches([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in part], keep) if part else ():
             for i, answer in zip(part, answers):
                 if isinstance(out[i], Exception):
                     continue
@@ -397,6 +401,58 @@ class DuckDBEngine(TranslatingEngine):
             for i, answer in zip(last, answers):
                 out[i] = answer
         return out
+
+    def _run_batches(self, tables, indexes, jobs, keep) -> list:
+        """Each batch's answers to ``jobs``, in batch order. With several workers, each is a
+        DuckDB database of its own with a share of the memory limit and of the threads,
+        taking the next batch when it is done: on two cores, two batches on one thread each
+        did about a quarter more work per second than one batch on both (the 10M-line lake:
+        48 batches in 112 s against 133 s for 19 larger ones one at a time)."""
+        n = min(self.workers, len(self.batches))
+        engines = [self._worker(n) for _ in range(n)] if n > 1 else [self]
+        results: list = [None] * len(self.batches)
+        todo, lock, failed = iter(range(len(self.batches))), threading.Lock(), []
+
+        def work(engine: DuckDBEngine) -> None:
+            while not failed:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                try:
+                    engine.attach_lake(self.lake, self.batches[i])
+                    engine._load(self._texts)
+                    results[i] = Engine.build_and_query(engine, tables, indexes, jobs, keep)
+                    engine._keep_sources(results[i])
+                except BaseException:
+                    failed.append(i)
+                    raise
+        if n == 1:
+            work(self)
+            return results
+        try:
+            with ThreadPoolExecutor(n) as pool:
+                for future in [pool.submit(work, engine) for engine in engines]:
+                    future.result()
+        finally:
+            for engine in engines:
+                for table, found in engine._sources.items():
+                    self._sources.setdefault(table, {}).update(found)
+                engine.close()
+        return results
+
+    def _worker(self, n: int) -> DuckDBEngine:
+        """An engine for batches of this lake on a database of its own: 1/n of the memory
+        limit and of the threads, the tables written from Python (opening hours) copied."""
+        memory_limit, threads = self._options
+        worker = DuckDBEngine(None, memory_limit=f"{_memory_bytes(memory_limit) // n // 2 ** 20}MB",
+                              threads=max(1, (threads or os.cpu_count() or 1) // n))
+        worker.lake, worker._files, worker._texts, worker._big = self.lake, self._files, self._texts, True
+        worker.conn.execute("SET parquet_metadata_cache = false")   # each batch's files are read once
+        worker.__dict__["_translated"] = self.__dict__.setdefault("_translated", {})
+        for table, (columns, rows, ddl) in self._written.items():
+            worker.write_rows(table, columns, rows, ddl)
+        return worker
 
     # ------------------------------------------------------------------ engine interface
     def stores(self) -> list[str]:
@@ -477,6 +533,8 @@ class DuckDBEngine(TranslatingEngine):
         self.drop(table)
         self.conn.execute(self.sql(ddl))
         rows = list(rows)
+        if self._stores is None:   # not a batch's own table (name matches): the workers get it too
+            self._written[table] = (columns, rows, ddl)
         if rows:
             self.conn.executemany(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
@@ -501,16 +559,19 @@ def _lake_bytes(index: dict) -> int:
     return sum(n for files in index.values() for _, _, n in files)
 
 
-def _parquet_budget(memory_limit: str | None) -> int:
-    """Bytes of Parquet whose tables fit in half of DuckDB's memory limit."""
+def _memory_bytes(memory_limit: str | None) -> int:
+    """DuckDB's memory limit in bytes (its default: 80% of RAM)."""
     if memory_limit:
         m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)I?B?\s*", memory_limit.upper())
         if not m:
             raise ConfigError(f"memory limit '{memory_limit}': expected a size like 4GB or 500MB.")
-        budget = float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " ")
-    else:
-        budget = 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return int(budget / 2 / IN_MEMORY_PER_PARQUET_BYTE)
+        return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " "))
+    return int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def _parquet_budget(memory_limit: str | None) -> int:
+    """Bytes of Parquet whose tables fit in half of DuckDB's memory limit."""
+    return int(_memory_bytes(memory_limit) / 2 / IN_MEMORY_PER_PARQUET_BYTE)
 
 
 def _duck_type(sqlite_type: str) -> str:
