@@ -152,6 +152,21 @@ def test_duckdb_batches_on_two_workers_give_the_same_findings_as_one_after_the_o
     assert any(f.rule == "night_swipe" for f in at_once.findings)   # reads the copied opening hours
 
 
+def test_duckdb_group_too_large_for_a_workers_share_runs_on_one_worker_in_memory(two_chains, monkeypatch):
+    """Two workers share the memory; a group larger than a worker's half but within the
+    whole budget is audited by one worker with all the memory, not paged to a file."""
+    import invreconcile.engines.duckdb as dd
+    groups, size, shared = dd.store_groups(two_chains)
+    largest = max(shared + sum(size[s] for s in g) for g in groups)
+    # a budget of one and a half groups in 1 GB: a worker's half holds less than one group
+    monkeypatch.setattr(dd, "IN_MEMORY_PER_PARQUET_BYTE", int(2 ** 30 / 2 / (1.5 * largest)))
+    engine = DuckDBEngine(two_chains, memory_limit="1GB", workers=2)
+    result = run_audit(None, engine=engine, save_findings=False)
+    assert len(engine.batches) == 2 and engine.workers == 1
+    assert not engine.conn.execute("SELECT file FROM pragma_database_list WHERE name = 'scratch'").fetchall()
+    assert_same_findings(run_audit(None, engine=DuckDBEngine(two_chains), save_findings=False), result)
+
+
 def test_duckdb_group_larger_than_memory_pages_a_database_file(world, two_chains, monkeypatch):
     """A group of stores larger than the memory budget: still in batches, the tables in a
     temporary database file that DuckDB pages; the same findings."""

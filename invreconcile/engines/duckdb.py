@@ -132,13 +132,21 @@ LINKS = (("code_events", "code"), ("scans", "code"))
 def plan_batches(lake: Path, budget: int, memory_limit: str | None = None,
                  tables: Sequence[str] | None = None, index: dict | None = None) -> tuple[list[list[str]], int]:
     """Stores in batches to audit one after the other, each batch's Parquet files (of
-    ``tables``, default all) within ``budget`` bytes where the data allows. Stores whose
-    rows a rule may compare are kept in one batch: those where one trace code (or the case
-    code it came in) occurs (see :data:`LINKS`). Values are compared
-    by hash: a collision only puts two stores in one batch. Groups of stores are packed in
-    store order. Rules that compare every store with all others (``scope: all_stores``)
-    run over all stores at once (:meth:`DuckDBEngine.build_and_query`). Returns the
-    batches and the largest one's size (shared files, as the catalog, counted in each).
+    ``tables``, default all) within ``budget`` bytes where the data allows (see
+    :func:`store_groups` and :func:`pack_batches`). Returns the batches and the largest
+    one's size."""
+    return pack_batches(*store_groups(lake, memory_limit, tables, index), budget)
+
+
+def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[str] | None = None,
+                 index: dict | None = None) -> tuple[list[list[str]], dict[str, int], int]:
+    """The stores of ``lake`` in groups whose rows a rule may compare, so that a group is
+    never split between batches: those where one trace code (or the case code it came in)
+    occurs (see :data:`LINKS`). Values are compared by hash: a collision only puts two
+    groups together. Rules that compare every store with all others (``scope: all_stores``)
+    run over all stores at once (:meth:`DuckDBEngine.build_and_query`). Returns the groups
+    (in the order of their first store), the Parquet bytes of each store's files (of
+    ``tables``, default all) and those of the files every batch reads (the catalog).
 
     Needs the lake layout of docs/lake.md: a store's rows in its ``store=`` directories."""
     from ..lake import BY_STORE, BY_STORE_MONTH
@@ -187,9 +195,16 @@ def plan_batches(lake: Path, budget: int, memory_limit: str | None = None,
     groups: dict[str, list[str]] = {}
     for s in sorted(size):
         groups.setdefault(root(s), []).append(s)
+    return list(groups.values()), size, shared
+
+
+def pack_batches(groups: list[list[str]], size: dict[str, int], shared: int, budget: int) -> tuple[list[list[str]], int]:
+    """Groups of stores (:func:`store_groups`) packed in order into batches of at most
+    ``budget`` bytes of Parquet where a group allows; the batches and the largest one's
+    size (shared files counted in each)."""
     batches: list[list[str]] = []
     sizes: list[int] = []
-    for stores in groups.values():   # in the order of their first store
+    for stores in groups:
         n = sum(size[s] for s in stores)
         if batches and sizes[-1] + n <= budget:
             batches[-1] += stores
@@ -348,11 +363,13 @@ class DuckDBEngine(TranslatingEngine):
         if self._plan:   # a lake larger than memory: audited in groups of stores, if it can be
             (budget, forced), self._plan = self._plan, None
             words = _words(self._texts)
-            batches, largest = plan_batches(self.lake, budget, self._options[0], [t for t in TABLES if t in words],
-                                            self._files)
+            grouped = store_groups(self.lake, self._options[0], [t for t in TABLES if t in words], self._files)
+            batches, largest = pack_batches(*grouped, budget)
+            if largest > budget and not forced and self.workers > 1:   # a group too large for a worker's share
+                self.workers, budget = 1, _parquet_budget(self._options[0])
+                batches, largest = pack_batches(*grouped, budget)
             self.batches = batches if len(batches) > 1 else []
             if largest > budget and not forced:   # too large for memory: DuckDB pages a database file
-                self.workers = 1
                 self.conn.close()
                 self.conn = self._connect(os.path.join(self._tmp.name, "scratch.duckdb"))
             self.attach_lake(self.lake, only=() if self.batches else None)
@@ -405,9 +422,10 @@ class DuckDBEngine(TranslatingEngine):
     def _run_batches(self, tables, indexes, jobs, keep) -> list:
         """Each batch's answers to ``jobs``, in batch order. With several workers, each is a
         DuckDB database of its own with a share of the memory limit and of the threads,
-        taking the next batch when it is done: on two cores, two batches on one thread each
-        did about a quarter more work per second than one batch on both (the 10M-line lake:
-        48 batches in 112 s against 133 s for 19 larger ones one at a time)."""
+        taking the next batch when it is done. On two cores a batch on one thread costs about
+        a tenth less CPU time than on two, and both cores stay busy through the Python steps
+        (10M-line lake, 3 GB: 43 batches two at a time 144-150 s in all, 19 larger ones one
+        after the other 157 s; the same findings)."""
         n = min(self.workers, len(self.batches))
         engines = [self._worker(n) for _ in range(n)] if n > 1 else [self]
         results: list = [None] * len(self.batches)
