@@ -152,9 +152,10 @@ def test_duckdb_batches_on_two_workers_give_the_same_findings_as_one_after_the_o
     assert any(f.rule == "night_swipe" for f in at_once.findings)   # reads the copied opening hours
 
 
-def test_duckdb_group_too_large_for_a_workers_share_runs_on_one_worker_in_memory(two_chains, monkeypatch):
-    """Two workers share the memory; a group larger than a worker's half but within the
-    whole budget is audited by one worker with all the memory, not paged to a file."""
+def test_duckdb_few_or_large_groups_run_on_one_worker_in_memory(two_chains, monkeypatch):
+    """Two workers would share the memory; with two groups, each larger than a worker's
+    half but within the whole budget, one worker audits them with all the memory (not paged
+    to a file)."""
     import invreconcile.engines.duckdb as dd
     groups, size, shared = dd.store_groups(two_chains)
     largest = max(shared + sum(size[s] for s in g) for g in groups)
