@@ -254,11 +254,10 @@ class DuckDBEngine(TranslatingEngine):
         self._sources: dict[str, dict[int, tuple]] = {}   # table -> id -> (src_file, src_row), batched audits
         self._plan = None   # (Parquet bytes per batch, forced): batches planned when load() tells what is read
         self._options = (memory_limit, threads)
-        self._big = False   # larger than memory: footers not cached, tables attached when named
+        self._big = False   # larger than memory: Parquet footers not cached
         self._same_in_batches: set[str] = set()   # loaded tables every batch shares
         self._stores = None   # the batch's stores while one is attached
         self.workers = workers or min(2, os.cpu_count() or 1)   # batches audited at once
-        self._written: dict[str, tuple] = {}   # tables written from Python (store_hours), for the workers
         if conn is None:
             if database is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="invreconcile-duckdb-")
@@ -269,9 +268,7 @@ class DuckDBEngine(TranslatingEngine):
             conn = self._connect(database)
         self.conn = conn
         if self.lake is not None:
-            # a lake that may be audited in batches: its tables attached when a query names
-            # them (binding a view over 40,000 files reads their footers: seconds)
-            self.attach_lake(self.lake, only=() if self._big else None)
+            self.attach_lake(self.lake)
 
     def _connect(self, database: str | None):
         memory_limit, threads = self._options
@@ -291,12 +288,11 @@ class DuckDBEngine(TranslatingEngine):
         return conn
 
     # ------------------------------------------------------------------ the lake
-    def attach_lake(self, lake: Path, stores: Sequence[str] | None = None, only: Iterable[str] | None = None) -> None:
-        """A view per canonical table over its Parquet files (of ``stores`` only, when
-        given: their directories, and the shared catalog); an empty table with the
-        canonical columns where the lake has none. Replaces what an earlier call loaded.
-        With ``only``, just the tables named there (binding a view reads the footers of
-        all its files: seconds for a big lake); the others are attached when asked for."""
+    def attach_lake(self, lake: Path, stores: Sequence[str] | None = None) -> None:
+        """Every canonical table as its Parquet files (of ``stores`` only, when given: their
+        directories, and the shared catalog), read through a view when a query names it
+        (:meth:`_attach_named`); an empty table with the canonical columns where the lake
+        has none. Replaces what an earlier call loaded."""
         from ..lake import TABLES
         if not Path(lake).is_dir():
             raise ConfigError(f"{lake}: no lake here. Write one with 'invreconcile export-lake {lake}' "
@@ -308,37 +304,26 @@ class DuckDBEngine(TranslatingEngine):
         self._stores = stores
         self._on_parquet: dict[str, list[str]] = {}   # table -> its files, while not loaded
         self._viewed: set[str] = set()   # of those, the ones a view reads (made when a query names them)
-        self._attached: set[str] = set(kept)   # lake tables attached (files known, or loaded)
-        only = None if only is None else set(only)
         for table in TABLES:
-            if table in kept:
-                continue
-            self.drop(table)
-            if only is None or table in only:
+            if table not in kept:
+                self.drop(table)
                 self._attach_table(table, stores)
 
     def _attach_named(self, sql: str) -> None:
-        """Make the lake tables ``sql`` names readable: a view over the files of the
-        attached stores (binding one reads the footers of its files: seconds for a big lake,
-        so only when a query needs it), or over all stores for a table not attached."""
-        from ..lake import TABLES, table_schema
-        if self.lake is None:
-            return
-        for table in TABLES:
+        """Make the lake tables ``sql`` names readable: a view over their files (binding one
+        reads the footers of its files: seconds for a big lake, so only when a query needs it)."""
+        from ..lake import table_schema
+        for table in [t for t in getattr(self, "_on_parquet", {}) if t not in self._viewed]:
             if re.search(rf"\b{table}\b", sql):
-                if table not in self._attached:
-                    self._attach_table(table)
-                if table in self._on_parquet and table not in self._viewed:
-                    columns = [c for c, _ in table_schema(table)]
-                    self.conn.execute(f"CREATE VIEW {table} AS {self._parquet_select(table, columns, self._on_parquet[table])}")
-                    self._viewed.add(table)
+                columns = [c for c, _ in table_schema(table)]
+                self.conn.execute(f"CREATE VIEW {table} AS {self._parquet_select(table, columns, self._on_parquet[table])}")
+                self._viewed.add(table)
 
-    def _attach_table(self, table: str, stores: Sequence[str] | None = None) -> None:
+    def _attach_table(self, table: str, stores: Sequence[str] | None) -> None:
         """``table``'s files (those of ``stores``), read when a query names it; an empty
         table with the canonical columns when the lake has none."""
         from ..lake import table_schema
         files = lake_files(self._files, table, stores)
-        self._attached.add(table)
         if files:
             self._on_parquet[table] = files
         else:
@@ -377,7 +362,7 @@ class DuckDBEngine(TranslatingEngine):
             if largest > budget and not forced:   # too large for memory: DuckDB pages a database file
                 self.conn.close()
                 self.conn = self._connect(os.path.join(self._tmp.name, "scratch.duckdb"))
-            self.attach_lake(self.lake, only=() if self.batches else None)
+                self.attach_lake(self.lake)
         if not self.batches:
             self._load(self._texts)
 
@@ -415,8 +400,8 @@ class DuckDBEngine(TranslatingEngine):
         last = sorted(whole)
         wanted = tables_read(tables, [jobs[i][0] for i in last])
         texts = [*(jobs[i][0] for i in last), *(sql for name, sql in tables if name in wanted and isinstance(sql, str))]
-        # every store again, the tables the rules in whole read (others when evidence asks for them)
-        self.attach_lake(self.lake, only=_words(texts))
+        # every store again; the tables the rules in whole read are loaded
+        self.attach_lake(self.lake)
         if last:
             self._load(texts)
             answers = super().build_and_query([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in last], keep)
@@ -466,15 +451,21 @@ class DuckDBEngine(TranslatingEngine):
 
     def _worker(self, n: int) -> DuckDBEngine:
         """An engine for batches of this lake on a database of its own: 1/n of the memory
-        limit and of the threads, the tables written from Python (opening hours) copied."""
+        limit and of the threads, with a copy of the tables this one made (opening hours)."""
         memory_limit, threads = self._options
         worker = DuckDBEngine(None, memory_limit=f"{_memory_bytes(memory_limit) // n // 2 ** 20}MB",
                               threads=max(1, (threads or os.cpu_count() or 1) // n))
         worker.lake, worker._files, worker._texts, worker._big = self.lake, self._files, self._texts, True
         worker.conn.execute("SET parquet_metadata_cache = false")   # each batch's files are read once
         worker.__dict__["_translated"] = self.__dict__.setdefault("_translated", {})
-        for table, (columns, rows, ddl) in self._written.items():
-            worker.write_rows(table, columns, rows, ddl)
+        from ..lake import TABLES
+        for (table,) in self.conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+                "AND table_schema = 'main' AND table_catalog = current_database()").fetchall():
+            if table not in TABLES:   # made by the audit before the batches (opening hours)
+                worker.conn.register("copied", self.conn.execute(f"SELECT * FROM {table}").df())
+                worker.conn.execute(f"CREATE TABLE {table} AS SELECT * FROM copied")
+                worker.conn.unregister("copied")
         return worker
 
     # ------------------------------------------------------------------ engine interface
@@ -521,8 +512,7 @@ class DuckDBEngine(TranslatingEngine):
                 for table, rid in parse_refs(split_list(row[k])):
                     wanted.setdefault(table, set()).add(rid)
         for table, ids in wanted.items():
-            if table in self._on_parquet:
-                self._attach_named(table)
+            self._attach_named(table)
             if self._kind(table) is None:
                 continue
             found = self._source_query(table, sorted(ids))
@@ -537,7 +527,6 @@ class DuckDBEngine(TranslatingEngine):
         return "VIEW" if row[0][0] == "VIEW" else "TABLE"
 
     def drop(self, name: str) -> None:
-        getattr(self, "_attached", set()).discard(name)
         getattr(self, "_viewed", set()).discard(name)
         kind = self._kind(name)
         if kind:
@@ -556,8 +545,6 @@ class DuckDBEngine(TranslatingEngine):
         self.drop(table)
         self.conn.execute(self.sql(ddl))
         rows = list(rows)
-        if self._stores is None:   # not a batch's own table (name matches): the workers get it too
-            self._written[table] = (columns, rows, ddl)
         if rows:
             self.conn.executemany(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)

@@ -11,9 +11,9 @@ unknown_code, abnormal_swipe, stock_mismatch, price_anomaly, data_quality), ``se
 ``{name}``), ``scope`` (``all_stores`` for a rule that compares every store with the
 others: an engine that audits a large lake in groups of stores runs it over all of them
 at once; by default a rule compares a store's rows with each other and with those of
-stores sharing a trace code or a person with it, see
-:func:`invreconcile.engines.duckdb.plan_batches`; a rule that relates rows of two stores
-through any other value needs ``all_stores``), and ``param NAME = VALUE  # meaning``
+stores sharing a trace code (or its case code) with it, see
+:func:`invreconcile.engines.duckdb.store_groups`; a rule that relates rows of two stores
+through any other value, a person for one, needs ``all_stores``), and ``param NAME = VALUE  # meaning``
 lines: named parameters bound as ``:NAME`` in the SQL. A TOML config overrides
 parameters (``[rules.ID] NAME = VALUE``).
 
