@@ -7,7 +7,9 @@
 """
 from __future__ import annotations
 
+import gc
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -139,8 +141,25 @@ def run_audit(db, *, stores: list[str] | None = None, since: str | None = None, 
     ``db`` is the ledger (findings are saved there); ``engine`` the query engine, by default
     SQLite on the ledger itself.
     """
-    config = config or Config()
-    engine = engine or SQLiteEngine(db)
+    with _no_gc():
+        return _run_audit(db, stores, since, until, rules, config or Config(), save_findings, engine or SQLiteEngine(db))
+
+
+@contextmanager
+def _no_gc():
+    """Python's cycle collector paused: the audit makes hundreds of thousands of rows,
+    findings and evidence lists, none of them in a cycle, and the collector walked them
+    all again and again (a third of building 10,678 findings at 1M lines)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _run_audit(db, stores, since, until, rules, config: Config, save_findings: bool, engine) -> AuditResult:
     chosen = select_rules(builtin_rules(), rules, config)
     answers = prepare(engine, config, chosen, [(rule.sql, rule.bind(config.overrides(rule))) for rule in chosen])
     results: list[tuple[Rule, list[dict]]] = []
