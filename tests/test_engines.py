@@ -139,6 +139,28 @@ def test_duckdb_in_store_groups_gives_the_same_findings(world, two_chains):
     assert outliers and {f.store[-2:] == "y1" for f in outliers} == {True, False}
 
 
+def test_duckdb_batch_reads_the_case_codes_of_its_own_codes(two_chains):
+    """code_ancestors is split by store group when the batches are planned: each batch
+    gets the rows of the codes its stores hold (none of the other batch's), and together
+    they hold every row whose code has an event."""
+    import duckdb
+    engine = DuckDBEngine(two_chains, batch_bytes=1)
+    run_audit(None, engine=engine, rules=["code_never_received"], save_findings=False)
+    split = engine._per_batch["code_ancestors"]
+    assert len(split) == len(engine.batches) == 2 and all(split)
+    con = duckdb.connect()
+
+    def rows(files):
+        return set(con.execute(f"SELECT code, ancestor, depth FROM read_parquet({[str(f) for f in files]!r})").fetchall())
+    whole = rows(sorted((two_chains / "code_ancestors").rglob("*.parquet")))
+    parts = [rows(files) for files in split]
+    assert not parts[0] & parts[1] and any(depth > 0 for _, _, depth in parts[0] | parts[1])
+    for stores, part in zip(engine.batches, parts):
+        files = [str(f) for s in stores for f in (two_chains / "code_events").glob(f"store={s}/**/*.parquet")]
+        codes = {c for (c,) in con.execute(f"SELECT DISTINCT code FROM read_parquet({files!r})").fetchall()}
+        assert {r for r in whole if r[0] in codes} <= part
+
+
 def test_duckdb_batches_on_two_workers_give_the_same_findings_as_one_after_the_other(two_chains):
     """Two batches at once, each on a DuckDB database of its own (opening hours copied to
     both, evidence read in each): the findings of one worker doing both in turn."""
