@@ -170,6 +170,7 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")   # DuckDB's bar, printed into the CLI's output
     # (value hash, store hash) pairs, then the values met in two stores or more
     parts = [f"SELECT hash({col}) AS k, hash(COALESCE(store, '')) AS s FROM {_read_parquet([lake_glob(lake, table)])} "
              f"WHERE {col} IS NOT NULL AND {col} <> ''" for table, col in LINKS if index.get(table)]
@@ -326,6 +327,7 @@ class DuckDBEngine(TranslatingEngine):
         if threads:
             conn.execute(f"SET threads = {int(threads)}")
         conn.execute("SET preserve_insertion_order = false")
+        conn.execute("SET enable_progress_bar = false")   # printed into the CLI's output for queries over 2 s
         # footers read once, at attach; not for a lake audited in batches, whose files are read
         # about once each (the footers of 40,000 files took 1.7 GB)
         conn.execute(f"SET parquet_metadata_cache = {'false' if self._big else 'true'}")
