@@ -61,10 +61,10 @@ class _Fmt(dict):
         return "{" + key + "}"
 
 
-def _fill(template: str, row: dict) -> str:
-    values = _Fmt({k: ("" if v is None else (f"{v / 100:.2f}" if k.endswith("_fen") and isinstance(v, int) else v))
-                   for k, v in row.items()})
-    return template.format_map(values)
+def _shown(row: dict) -> _Fmt:
+    """A row's values as messages show them (money in yuan), for ``template.format_map``."""
+    return _Fmt({k: ("" if v is None else (f"{v / 100:.2f}" if k.endswith("_fen") and isinstance(v, int) else v))
+                 for k, v in row.items()})
 
 
 def select_rules(rules: list[Rule], wanted: list[str] | None, config: Config) -> list[Rule]:
@@ -123,13 +123,13 @@ def to_findings(rule: Rule, rows: list[dict], evidence: list[tuple[list[dict], i
         fid = finding_id(rule.id, store, period, *lists.values())
         # messages show lists sorted: engines concatenate in different orders (item names,
         # which may hold commas, are left as they come)
-        shown = {**row, **{k: ",".join(v) for k, v in lists.items() if row.get(k) is not None},
-                 **{k: ",".join(split_list(row[k])) for k in MESSAGE_LISTS if row.get(k) is not None}}
+        shown = _shown({**row, **{k: ",".join(v) for k, v in lists.items() if row.get(k) is not None},
+                        **{k: ",".join(split_list(row[k])) for k in MESSAGE_LISTS if row.get(k) is not None}})
         out.append(Finding(
             id=fid, rule=rule.id, category=rule.category, severity=severity, store=store, period=period,
             day_first=day_first, day_last=day_last, **lists, amount_fen=int(row.get("amount_fen") or 0),
-            title_zh=rule.title_zh, title_en=rule.title_en, message_zh=_fill(rule.message_zh, shown),
-            message_en=_fill(rule.message_en, shown), evidence=ev, evidence_total=total))
+            title_zh=rule.title_zh, title_en=rule.title_en, message_zh=rule.message_zh.format_map(shown),
+            message_en=rule.message_en.format_map(shown), evidence=ev, evidence_total=total))
     return out
 
 
