@@ -466,7 +466,7 @@ class DuckDBEngine(TranslatingEngine):
         DuckDB database of its own with a share of the memory limit and of the threads,
         taking the next batch when it is done. On two cores a batch on one thread costs about
         a tenth less CPU time than on two, and both cores stay busy through the Python steps
-        (10M-line lake, 3 GB: 43 batches two at a time 144-150 s in all, 19 larger ones one
+        (session 5, 10M-line lake, 3 GB: 43 batches two at a time 144-150 s in all, 19 larger ones one
         after the other 157 s; the same findings)."""
         n = min(self.workers, len(self.batches))
         engines = [self._worker(n) for _ in range(n)] if n > 1 else [self]
