@@ -148,8 +148,8 @@ def run_audit(db, *, stores: list[str] | None = None, since: str | None = None, 
 @contextmanager
 def _no_gc():
     """Python's cycle collector paused: the audit makes hundreds of thousands of rows,
-    findings and evidence lists, none of them in a cycle, and the collector walked them
-    all again and again (a third of building 10,678 findings at 1M lines)."""
+    findings and evidence lists, hardly any in a cycle, and the collector walked them all
+    again and again (evidence and findings of 10,678 at 1M lines: 0.45 -> 0.32 s)."""
     was = gc.isenabled()
     gc.disable()
     try:

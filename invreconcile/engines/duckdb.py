@@ -166,49 +166,54 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
                 size[store] = size.get(store, 0) + n
             elif not (split_to and table == "code_ancestors"):
                 shared += n
-    con = duckdb.connect()
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")   # DuckDB's bar, printed into the CLI's output
-    # (value hash, store hash) pairs, then the values met in two stores or more
-    parts = [f"SELECT hash({col}) AS k, hash(COALESCE(store, '')) AS s FROM {_read_parquet([lake_glob(lake, table)])} "
-             f"WHERE {col} IS NOT NULL AND {col} <> ''" for table, col in LINKS if index.get(table)]
-    links = []
-    if parts:
-        con.execute("CREATE TEMP TABLE d AS SELECT DISTINCT k, s FROM (" + " UNION ALL ".join(parts) + ")")
-        if index.get("code_ancestors"):
-            con.execute(f"INSERT INTO d SELECT DISTINCT hash(a.ancestor), d.s FROM d JOIN (SELECT DISTINCT code, ancestor "
-                        f"FROM {_read_parquet([lake_glob(lake, 'code_ancestors')])} WHERE depth > 0) a ON hash(a.code) = d.k")
-        links = con.execute("SELECT LIST(DISTINCT s) FROM d WHERE k IN (SELECT k FROM d GROUP BY k "
-                            "HAVING MIN(s) <> MAX(s)) GROUP BY k").fetchall()
-    names = dict(con.execute("SELECT hash(s), s FROM UNNEST(?::VARCHAR[]) t(s)", [sorted(size)]).fetchall())
-    parent = {s: s for s in size}
+    with duckdb.connect() as con:
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")   # DuckDB's bar, printed into the CLI's output
+        # (value hash, store hash) pairs, then the values met in two stores or more
+        parts = [f"SELECT hash({col}) AS k, hash(COALESCE(store, '')) AS s FROM {_read_parquet([lake_glob(lake, table)])} "
+                 f"WHERE {col} IS NOT NULL AND {col} <> ''" for table, col in LINKS if index.get(table)]
+        links = []
+        if parts:
+            con.execute("CREATE TEMP TABLE d AS SELECT DISTINCT k, s FROM (" + " UNION ALL ".join(parts) + ")")
+            if index.get("code_ancestors"):
+                con.execute(f"INSERT INTO d SELECT DISTINCT hash(a.ancestor), d.s FROM d JOIN (SELECT DISTINCT code, ancestor "
+                            f"FROM {_read_parquet([lake_glob(lake, 'code_ancestors')])} WHERE depth > 0) a ON hash(a.code) = d.k")
+            links = con.execute("SELECT LIST(DISTINCT s) FROM d WHERE k IN (SELECT k FROM d GROUP BY k "
+                                "HAVING MIN(s) <> MAX(s)) GROUP BY k").fetchall()
+        names = dict(con.execute("SELECT hash(s), s FROM UNNEST(?::VARCHAR[]) t(s)", [sorted(size)]).fetchall())
+        groups = _linked(lake, sorted(size), [[names.get(h) for h in hashes] for (hashes,) in links])
+        if split_to and parts and index.get("code_ancestors"):
+            number = {s: i for i, stores in enumerate(groups) for s in stores}
+            con.execute("CREATE TEMP TABLE g AS SELECT UNNEST(?::UBIGINT[]) AS s, UNNEST(?::INTEGER[]) AS g",
+                        [list(names), [number[s] for s in names.values()]])
+            con.execute(f"COPY (SELECT DISTINCT a.code, a.ancestor, a.depth, g.g FROM {_read_parquet([lake_glob(lake, 'code_ancestors')])} a "
+                        f"JOIN d ON hash(a.code) = d.k JOIN g ON g.s = d.s) TO '{split_to}' (FORMAT parquet, PARTITION_BY (g))")
+    return groups, size, shared
+
+
+def _linked(lake: Path, stores: list[str], links: list[list[str | None]]) -> list[list[str]]:
+    """``stores`` in groups, each link (the stores one value occurs in) joining its stores'
+    groups; groups in the order of their first store."""
+    parent = {s: s for s in stores}
 
     def root(s: str) -> str:
         while parent[s] != s:
             parent[s] = parent[parent[s]]
             s = parent[s]
         return s
-    for (hashes,) in links:
-        stores = [names.get(h) for h in hashes]
-        if None in stores:
+    for linked in links:
+        if None in linked:
             raise ConfigError(f"{lake}: rows of a store that has no store= directory of its own; the lake "
                               "must keep each store's rows in its directories (docs/lake.md).")
-        for other in stores[1:]:
-            a, b = sorted((root(stores[0]), root(other)))
+        for other in linked[1:]:
+            a, b = sorted((root(linked[0]), root(other)))
             parent[b] = a
     groups: dict[str, list[str]] = {}
-    for s in sorted(size):
+    for s in stores:
         groups.setdefault(root(s), []).append(s)
-    if split_to and parts and index.get("code_ancestors"):
-        number = {root(s): i for i, s in enumerate(groups)}
-        con.execute("CREATE TEMP TABLE g AS SELECT UNNEST(?::UBIGINT[]) AS s, UNNEST(?::INTEGER[]) AS g",
-                    [list(names), [number[root(s)] for s in names.values()]])
-        con.execute(f"COPY (SELECT DISTINCT a.code, a.ancestor, a.depth, g.g FROM {_read_parquet([lake_glob(lake, 'code_ancestors')])} a "
-                    f"JOIN d ON hash(a.code) = d.k JOIN g ON g.s = d.s) TO '{split_to}' (FORMAT parquet, PARTITION_BY (g))")
-    con.close()
-    return list(groups.values()), size, shared
+    return list(groups.values())
 
 
 def group_files(split_to: Path, groups: list[list[str]], batches: list[list[str]]) -> list[list[str]]:
@@ -253,7 +258,7 @@ def _columns_read(texts: Sequence[str], tables: Iterable[str]) -> dict[str, set[
     words of every text reading it, directly or through a view another text defines
     (``CREATE VIEW name AS``). Like :func:`_words`, can take a column too many, never one
     too few; per table, so that a column one rule reads elsewhere is not loaded here
-    (the trace-code events, 1.2M rows a batch at 10M lines, load a tenth faster).
+    (the trace-code events, 1.2M rows a batch at 10M lines, load about a tenth faster).
 
     >>> sorted(_columns_read(["CREATE VIEW v AS SELECT a FROM t", "SELECT b FROM v", "SELECT c FROM u"], ["t", "u"])["t"])
     ['CREATE', 'FROM', 'SELECT', 'VIEW', 'a', 'b', 't', 'v']
