@@ -157,6 +157,7 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
     Needs the lake layout of docs/lake.md: a store's rows in its ``store=`` directories."""
     from ..lake import BY_STORE, BY_STORE_MONTH
     index = lake_index(lake) if index is None else index
+    split = bool(split_to and index.get("code_ancestors") and any(index.get(t) for t, _ in LINKS))
     size: dict[str, int] = {}
     shared = 0
     for table in [t for t in index if tables is None or t in tables]:
@@ -164,7 +165,7 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
             if table in BY_STORE_MONTH or (table in BY_STORE and part != "store=_"):
                 store = "" if part == "store=_" else part[len("store="):]
                 size[store] = size.get(store, 0) + n
-            elif not (split_to and table == "code_ancestors"):
+            elif not (split and table == "code_ancestors"):
                 shared += n
     with duckdb.connect() as con:
         if memory_limit:
@@ -184,7 +185,7 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
                                 "HAVING MIN(s) <> MAX(s)) GROUP BY k").fetchall()
         names = dict(con.execute("SELECT hash(s), s FROM UNNEST(?::VARCHAR[]) t(s)", [sorted(size)]).fetchall())
         groups = _linked(lake, sorted(size), [[names.get(h) for h in hashes] for (hashes,) in links])
-        if split_to and parts and index.get("code_ancestors"):
+        if split:
             number = {s: i for i, stores in enumerate(groups) for s in stores}
             con.execute("CREATE TEMP TABLE g AS SELECT UNNEST(?::UBIGINT[]) AS s, UNNEST(?::INTEGER[]) AS g",
                         [list(names), [number[s] for s in names.values()]])
@@ -560,14 +561,14 @@ class DuckDBEngine(TranslatingEngine):
     def _keep_sources(self, answers: Sequence) -> None:
         """Where the evidence the rules cite comes from (file, row), read while the batch
         that holds it is loaded: afterwards it lies among the whole lake's files."""
-        from ..findings import parse_refs, split_list
+        from ..findings import parse_refs
         wanted: dict[str, set[int]] = {}
         for answer in answers:
             if isinstance(answer, Exception) or "evidence" not in answer[0]:
                 continue
             k = answer[0].index("evidence")
             for row in answer[1]:
-                for table, rid in parse_refs(split_list(row[k])):
+                for table, rid in parse_refs([] if row[k] is None else [str(row[k])]):   # its comma-separated refs
                     wanted.setdefault(table, set()).add(rid)
         for table, ids in wanted.items():
             self._attach_named(table)
