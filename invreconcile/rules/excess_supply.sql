@@ -16,13 +16,10 @@
 WITH valid AS (
     SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.day, s.medfee_fen, s.insurance_fen FROM v_settlement s
     WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''
-), ln AS (
-    SELECT l.id, l.store, l.setl_id, v.psn_no, l.item_id, COALESCE(l.item_name, o.item_name, g.item_name) AS item_name,
-           v.epoch, v.day, v.id AS s_row, l.qty,
-           l.qty * 1.0 / COALESCE(o.convrat, g.convrat, 1) AS boxes,
-           CASE WHEN COALESCE(v.medfee_fen, 0) > 0 AND l.amount_fen IS NOT NULL
-                THEN COALESCE(v.insurance_fen, 0) * 1.0 * l.amount_fen / v.medfee_fen
-                ELSE COALESCE(l.amount_fen, 0) END AS ins_fen
+), bx AS (
+    -- boxes of every line of a standing settlement, with only what the windows need (the
+    -- lines the findings show are read again for the few windows found, in ep)
+    SELECT v.psn_no, l.item_id, v.epoch, l.qty * 1.0 / COALESCE(o.convrat, g.convrat, 1) AS boxes
     FROM settlement_lines l
     JOIN valid v ON v.setl_id = l.setl_id AND v.store = l.store
     LEFT JOIN items o ON o.store = l.store AND o.item_id = l.item_id
@@ -31,24 +28,33 @@ WITH valid AS (
 ), heavy AS (
     -- persons above max_boxes over all their items (one grouping per person, far fewer
     -- groups than per person and item)
-    SELECT psn_no FROM ln GROUP BY psn_no HAVING SUM(CASE WHEN boxes > 0 THEN boxes ELSE 0 END) > :max_boxes
+    SELECT psn_no FROM bx GROUP BY psn_no HAVING SUM(CASE WHEN boxes > 0 THEN boxes ELSE 0 END) > :max_boxes
 ), enough AS (
     -- a window's sum is at most the sum of the person's positive quantities of the item in
     -- all time: the rolling sums are taken only where that is above max_boxes
-    SELECT psn_no, item_id FROM ln WHERE psn_no IN (SELECT psn_no FROM heavy) GROUP BY psn_no, item_id
+    SELECT psn_no, item_id FROM bx WHERE psn_no IN (SELECT psn_no FROM heavy) GROUP BY psn_no, item_id
     HAVING SUM(CASE WHEN boxes > 0 THEN boxes ELSE 0 END) > :max_boxes
 ), rolled AS (
-    SELECT ln.psn_no, ln.item_id, ln.epoch, SUM(boxes) OVER (PARTITION BY psn_no, item_id ORDER BY epoch
+    SELECT bx.psn_no, bx.item_id, bx.epoch, SUM(boxes) OVER (PARTITION BY psn_no, item_id ORDER BY epoch
                                   RANGE BETWEEN :window_days * 86400 PRECEDING AND CURRENT ROW) AS roll
-    FROM ln WHERE EXISTS (SELECT 1 FROM enough e WHERE e.psn_no = ln.psn_no AND e.item_id = ln.item_id)
+    FROM bx WHERE EXISTS (SELECT 1 FROM enough e WHERE e.psn_no = bx.psn_no AND e.item_id = bx.item_id)
 ), trig AS (
     SELECT psn_no, item_id, MIN(epoch) AS t0, MAX(epoch) AS t1, MAX(roll) AS peak
     FROM rolled WHERE roll > :max_boxes + 0.001
     GROUP BY psn_no, item_id
 ), ep AS (
-    SELECT ln.*, t.peak FROM ln
-    JOIN trig t ON t.psn_no = ln.psn_no AND t.item_id = ln.item_id
-    WHERE ln.epoch >= t.t0 - :window_days * 86400 AND ln.epoch <= t.t1
+    -- the lines of the windows found: their settlements by person and time, then their lines
+    SELECT l.id, l.store, l.setl_id, v.psn_no, l.item_id, COALESCE(l.item_name, o.item_name, g.item_name) AS item_name,
+           v.day, v.id AS s_row, l.qty, t.peak,
+           CASE WHEN COALESCE(v.medfee_fen, 0) > 0 AND l.amount_fen IS NOT NULL
+                THEN COALESCE(v.insurance_fen, 0) * 1.0 * l.amount_fen / v.medfee_fen
+                ELSE COALESCE(l.amount_fen, 0) END AS ins_fen
+    FROM trig t
+    JOIN v_settlement v ON v.psn_no = t.psn_no AND v.epoch >= t.t0 - :window_days * 86400 AND v.epoch <= t.t1
+    JOIN settlement_lines l ON l.setl_id = v.setl_id AND l.store = v.store AND l.item_id = t.item_id
+    LEFT JOIN items o ON o.store = l.store AND o.item_id = l.item_id
+    LEFT JOIN items g ON g.store = '' AND g.item_id = l.item_id
+    WHERE l.deleted = 0 AND l.qty IS NOT NULL AND l.qty > 0
 ), tot AS (
     SELECT psn_no, item_id, MAX(item_name) AS item_name, COUNT(DISTINCT setl_id) AS n, COUNT(DISTINCT store) AS n_stores,
            SUM(qty) AS qty, MAX(peak) AS peak, MIN(day) AS day_first, MAX(day) AS day_last,
