@@ -217,3 +217,39 @@ def test_cli_says_when_a_lake_is_audited_in_batches(two_chains, tmp_path, monkey
     assert "audited in 2 batches of stores" in r.output
     found = json.loads(out.read_text(encoding="utf-8"))
     assert found and {f["store"].endswith("y1") for f in found} == {True, False}   # both chains' findings
+
+
+def test_duckdb_store_wide_tables_are_dropped_before_the_findings_are_made(two_chains):
+    """After the batches, the rules that compare all stores load every store's tables; they
+    are dropped (and their memory handed back) once those rules have run, and the evidence
+    of their findings still names its source file and row."""
+    engine = DuckDBEngine(two_chains, batch_bytes=1)
+    result = run_audit(None, engine=engine, save_findings=False)
+    assert len(engine.batches) == 2
+    loaded = {t for (t,) in engine.conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert not loaded & {"settlements", "settlement_lines", "items"}
+    wide = [f for f in result.findings if f.rule in ("store_outlier", "person_multi_store", "person_monthly_amount", "excess_supply")]
+    assert wide and all(e["src_file"] and e["src_row"] for f in wide for e in f.evidence)
+
+
+def test_duckdb_lake_with_rows_outside_their_store_directory_is_refused(two_chains, tmp_path, monkeypatch):
+    """Batches rely on the layout of docs/lake.md (a store's rows in its store= directories):
+    trace codes of a store with no directory of its own cannot be put in a batch, so the
+    audit stops with a clear error instead of grouping the stores wrongly."""
+    import shutil
+    import duckdb
+    from click.testing import CliRunner
+    import invreconcile.engines.duckdb as dd
+    from invreconcile.cli import main
+    from invreconcile.errors import ConfigError
+    lake = tmp_path / "lake"
+    shutil.copytree(two_chains, lake)
+    some = sorted((lake / "code_events").glob("store=*/**/*.parquet"))[0]
+    duckdb.connect().execute(f"COPY (SELECT * REPLACE ('ghost' AS store) FROM read_parquet('{some}') LIMIT 5) "
+                             f"TO '{some.parent / 'ghost.parquet'}' (FORMAT parquet)")
+    with pytest.raises(ConfigError, match="no store= directory of its own"):
+        dd.plan_batches(lake, 1)
+    monkeypatch.setattr(dd, "IN_MEMORY_PER_PARQUET_BYTE", 10_000)   # a budget of 50 KB in 1 GB: batches
+    r = CliRunner().invoke(main, ["--lang", "en", "audit", "--db", str(tmp_path / "cli.db"), "--engine", "duckdb",
+                                  "--lake", str(lake), "--memory-limit", "1GB"])
+    assert r.exit_code != 0 and "no store= directory of its own" in r.output and "Traceback" not in r.output
