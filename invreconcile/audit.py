@@ -129,7 +129,8 @@ def to_findings(rule: Rule, rows: list[dict], evidence: list[tuple[list[dict], i
             id=fid, rule=rule.id, category=rule.category, severity=severity, store=store, period=period,
             day_first=day_first, day_last=day_last, **lists, amount_fen=int(row.get("amount_fen") or 0),
             title_zh=rule.title_zh, title_en=rule.title_en, message_zh=rule.message_zh.format_map(shown),
-            message_en=rule.message_en.format_map(shown), evidence=ev, evidence_total=total))
+            message_en=rule.message_en.format_map(shown), evidence=ev,
+            evidence_total=total if row.get("evidence_total") is None else int(row["evidence_total"])))
     return out
 
 

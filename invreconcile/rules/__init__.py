@@ -21,7 +21,9 @@ Columns a rule returns (all optional except ``store``):
 ``store``, ``day_first``, ``day_last`` (YYYY-MM-DD), ``period``, ``severity``,
 ``setl_ids``, ``codes``, ``psn_nos``, ``items`` (comma-separated text), ``amount_fen``
 (insurance money at risk, fen), ``evidence`` (comma-separated ``table:id`` references to
-ledger rows), plus any columns the message templates name.
+ledger rows), ``evidence_total`` (how many there are, when ``evidence`` lists only the
+first ones: a finding shows the first 200, findings.EVIDENCE_LIMIT), plus any columns the
+message templates name.
 
 The SQL keeps to what SQLite, DuckDB and Spark SQL share: no date functions (the ledger
 has ``day``, ``month``, ``epoch``, ``hour``, ``tod_min`` columns), ``GROUP_CONCAT`` for
