@@ -253,3 +253,26 @@ def test_duckdb_lake_with_rows_outside_their_store_directory_is_refused(two_chai
     r = CliRunner().invoke(main, ["--lang", "en", "audit", "--db", str(tmp_path / "cli.db"), "--engine", "duckdb",
                                   "--lake", str(lake), "--memory-limit", "1GB"])
     assert r.exit_code != 0 and "no store= directory of its own" in r.output and "Traceback" not in r.output
+
+
+def test_store_outlier_shows_the_first_settlements_and_counts_them_all(two_chains):
+    """An outlier store-month's evidence is every settlement of that month: the finding
+    shows the first EVIDENCE_LIMIT by row and counts all of them."""
+    import duckdb
+    from invreconcile.findings import EVIDENCE_LIMIT
+    from invreconcile.rules import Config
+    seven = Config(params={"store_outlier": {"min_stores": 7}})
+    found = run_audit(None, engine=DuckDBEngine(two_chains, batch_bytes=1), rules=["store_outlier"],
+                      config=seven, save_findings=False).findings
+    assert found
+    con = duckdb.connect()
+    for f in found:
+        ids = [i for (i,) in con.execute(
+            f"SELECT id FROM read_parquet('{two_chains}/settlements/store={f.store}/**/*.parquet') "
+            "WHERE month = ? AND is_reversal = 0 AND deleted = 0 AND epoch IS NOT NULL "
+            "AND setl_id NOT IN (SELECT orig_setl_id FROM read_parquet("
+            f"'{two_chains}/settlements/store={f.store}/**/*.parquet') WHERE is_reversal = 1 AND deleted = 0 "
+            "AND orig_setl_id IS NOT NULL) ORDER BY id", [f.period]).fetchall()]
+        assert f.evidence_total == len(ids) and [e["id"] for e in f.evidence] == ids[:EVIDENCE_LIMIT]
+        assert {e["table"] for e in f.evidence} == {"settlements"} and all(e["src_file"] for e in f.evidence)
+    assert any(f.evidence_total > EVIDENCE_LIMIT for f in found)   # the list is cut and the count says so
