@@ -143,13 +143,12 @@ def parse_refs(refs) -> set[tuple[str, int]]:
     return {(table, int(rid)) for table, rid in _ANY_REF.findall(",".join(refs))}
 
 
-def _first_refs(refs: list[str], limit: int) -> tuple[list[tuple[str, int]], int]:
-    """The first ``limit`` of :func:`parse_refs` in (table, id) order, and how many there
-    are: one regular-expression pass per table rather than a Python step per reference
-    (store_outlier lists every settlement of a store-month: two million references at
-    10M lines).
+def first_refs(refs: list[str], limit: int = EVIDENCE_LIMIT) -> tuple[list[tuple[str, int]], int]:
+    """The references a finding shows: the first ``limit`` of :func:`parse_refs` in
+    (table, id) order, and how many there are. One regular-expression pass per table
+    rather than a Python step per reference (long lists: tens of thousands of references).
 
-    >>> _first_refs(["sales:10", "sales:9", "junk", "a:1", "sales:09"], 2)
+    >>> first_refs(["sales:10", "sales:9", "junk", "a:1", "sales:09"], 2)
     ([('a', 1), ('sales', 9)], 3)
     """
     if len(refs) <= limit:   # the usual few: one step per reference is quicker
@@ -172,7 +171,7 @@ def resolve_evidence(engine, ref_lists: list[list[str]]) -> list[tuple[list[dict
     wanted: list[tuple[list[tuple[str, int]], int]] = []
     by_table: dict[str, set[int]] = {}
     for refs in ref_lists:
-        first, total = _first_refs(refs, EVIDENCE_LIMIT)
+        first, total = first_refs(refs)
         wanted.append((first, total))
         for table, rid in first:
             by_table.setdefault(table, set()).add(rid)

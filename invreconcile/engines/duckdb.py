@@ -480,7 +480,8 @@ class DuckDBEngine(TranslatingEngine):
             self.conn.execute("SET memory_limit = '64MB'")
         except duckdb.Error:   # more than that still in use: nothing to give back then
             pass
-        self.conn.execute(f"SET memory_limit = '{self._options[0] or f'{_memory_bytes(None) // 2 ** 20}MB'}'")
+        limit = self._options[0]
+        self.conn.execute(f"SET memory_limit = '{limit}'" if limit else "RESET memory_limit")
 
     def _run_batches(self, tables, indexes, jobs, keep) -> list:
         """Each batch's answers to ``jobs``, in batch order. With several workers, each is a
@@ -576,9 +577,8 @@ class DuckDBEngine(TranslatingEngine):
     def _keep_sources(self, answers: Sequence) -> None:
         """Where the evidence the rules cite comes from (file, row), read while the tables
         that hold it are loaded: afterwards it lies among the whole lake's files. Only the
-        references a finding shows (:func:`~invreconcile.findings.resolve_evidence`: the
-        first EVIDENCE_LIMIT of each row's; store_outlier cites two million at 10M lines)."""
-        from ..findings import EVIDENCE_LIMIT, _first_refs
+        references a finding shows (:func:`~invreconcile.findings.first_refs`)."""
+        from ..findings import first_refs
         wanted: dict[str, set[int]] = {}
         for answer in answers:
             if isinstance(answer, Exception) or "evidence" not in answer[0]:
@@ -586,7 +586,7 @@ class DuckDBEngine(TranslatingEngine):
             k = answer[0].index("evidence")
             for row in answer[1]:
                 if row[k] is not None:
-                    for table, rid in _first_refs(str(row[k]).split(","), EVIDENCE_LIMIT)[0]:
+                    for table, rid in first_refs(str(row[k]).split(","))[0]:
                         wanted.setdefault(table, set()).add(rid)
         for table, ids in wanted.items():
             self._attach_named(table)

@@ -22,8 +22,7 @@ Columns a rule returns (all optional except ``store``):
 ``setl_ids``, ``codes``, ``psn_nos``, ``items`` (comma-separated text), ``amount_fen``
 (insurance money at risk, fen), ``evidence`` (comma-separated ``table:id`` references to
 ledger rows), ``evidence_total`` (how many there are, when ``evidence`` lists only the
-first ones: a finding shows the first 200, findings.EVIDENCE_LIMIT), plus any columns the
-message templates name.
+first ``:evidence_limit``), plus any columns the message templates name.
 
 The SQL keeps to what SQLite, DuckDB and Spark SQL share: no date functions (the ledger
 has ``day``, ``month``, ``epoch``, ``hour``, ``tod_min`` columns), ``GROUP_CONCAT`` for
@@ -34,7 +33,8 @@ Spark do the same). tests/test_engines.py and tests/test_spark.py check that eve
 gives the same findings on the three engines.
 
 Global parameters, bound in every rule: ``open_min`` / ``close_min`` (opening hours in
-minutes since midnight, default 07:00-23:00).
+minutes since midnight, default 07:00-23:00), and ``evidence_limit`` (the references a
+finding shows, findings.EVIDENCE_LIMIT; not configurable) for a rule that lists only those.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..findings import EVIDENCE_LIMIT
 
 CATEGORIES = ("phantom_sale", "substitution", "duplicate_code", "unknown_code", "abnormal_swipe",
               "stock_mismatch", "price_anomaly", "data_quality")
@@ -83,6 +84,7 @@ class Rule:
 
     def bind(self, overrides: dict | None = None) -> dict:
         values = {k: v for k, (v, _) in GLOBAL_PARAMS.items()}
+        values["evidence_limit"] = EVIDENCE_LIMIT
         values.update({p.name: p.default for p in self.params})
         for k, v in (overrides or {}).items():
             values[k] = v

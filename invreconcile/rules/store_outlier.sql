@@ -59,14 +59,14 @@ WITH valid AS (
     FROM scored
     WHERE (z_n > :z_max AND n >= :min_ratio * med_n) OR (z_a > :z_max AND ins_fen >= :min_ratio * med_a)
 ), shown AS (
-    -- the evidence is every settlement of the month: the first 200 by row are listed (what a
-    -- finding shows, findings.EVIDENCE_LIMIT), all of them counted (evidence_total = n);
+    -- the evidence is every settlement of the month: those a finding shows are listed (the
+    -- first evidence_limit by row), all of them counted (evidence_total = n);
     -- listing them all made two million references at 10M lines for Python to parse
     SELECT v.store, v.month, 'settlements:' || v.id AS ref,
            ROW_NUMBER() OVER (PARTITION BY v.store, v.month ORDER BY v.id) AS k
     FROM v_settlement v JOIN outliers o ON o.store = v.store AND o.month = v.month
 ), listed AS (
-    SELECT store, month, GROUP_CONCAT(ref) AS evidence FROM shown WHERE k <= 200 GROUP BY store, month
+    SELECT store, month, GROUP_CONCAT(ref) AS evidence FROM shown WHERE k <= :evidence_limit GROUP BY store, month
 )
 SELECT o.*, l.evidence, o.n AS evidence_total
 FROM outliers o JOIN listed l ON l.store = o.store AND l.month = o.month
