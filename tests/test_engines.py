@@ -255,6 +255,22 @@ def test_duckdb_lake_with_rows_outside_their_store_directory_is_refused(two_chai
     assert r.exit_code != 0 and "no store= directory of its own" in r.output and "Traceback" not in r.output
 
 
+def test_duckdb_lake_with_a_sale_outside_its_store_directory_is_refused_in_memory(two_chains, tmp_path):
+    """The DuckDB engine reads store columns as the lake's store= directory names (an
+    ENUM): a row of any table whose store has no directory stops even an audit held in
+    memory, naming the file and the store, instead of failing in a rule."""
+    import shutil
+    import duckdb
+    from invreconcile.errors import ConfigError
+    lake = tmp_path / "lake"
+    shutil.copytree(two_chains, lake)
+    some = sorted((lake / "sales").glob("store=*/**/*.parquet"))[0]
+    duckdb.connect().execute(f"COPY (SELECT * REPLACE ('ghost' AS store) FROM read_parquet('{some}') LIMIT 1) "
+                             f"TO '{some.parent / 'ghost.parquet'}' (FORMAT parquet)")
+    with pytest.raises(ConfigError, match=r"ghost\.parquet holds a row of store 'ghost', which has no store= directory"):
+        run_audit(None, engine=DuckDBEngine(lake), save_findings=False)
+
+
 def test_store_outlier_shows_the_first_settlements_and_counts_them_all(two_chains):
     """An outlier store-month's evidence is every settlement of that month: the finding
     shows the first EVIDENCE_LIMIT by row and counts all of them."""

@@ -115,9 +115,9 @@ def lake_files(index: dict, table: str, stores: Sequence[str] | None = None) -> 
     return [path for part, path, _ in files if part in dirs]
 
 
-def _read_parquet(files: Sequence[str]) -> str:
+def _read_parquet(files: Sequence[str], filename: bool = False) -> str:
     names = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{names}], union_by_name = true, hive_partitioning = false)"
+    return f"read_parquet([{names}], union_by_name = true, hive_partitioning = false{', filename = true' if filename else ''})"
 
 
 #: values that tie rows of different stores together in some rule: (table, column). Codes
@@ -324,6 +324,7 @@ class DuckDBEngine(TranslatingEngine):
     def _connect(self, database: str | None):
         memory_limit, threads = self._options
         conn = duckdb.connect(database or ":memory:")
+        self._stores_enum = None   # made in this database when first read (_store_type)
         if self._tmp is not None:
             conn.execute(f"SET temp_directory = '{self._tmp.name}'")
             # a scratch file is never reopened: no checkpoints (loading twice as fast)
@@ -385,10 +386,25 @@ class DuckDBEngine(TranslatingEngine):
             self.conn.execute(f"CREATE TABLE {table} ({cols})")
 
     def _parquet_select(self, table: str, columns: list[str], files: Sequence[str]) -> str:
-        from ..lake import table_schema
-        types = dict(table_schema(table))
-        cols = ", ".join(f'CAST("{c}" AS {_duck_type(types[c])}) AS "{c}"' for c in columns)
+        from ..lake import BY_STORE, BY_STORE_MONTH, table_schema
+        types = {c: _duck_type(t) for c, t in table_schema(table)}
+        if table in BY_STORE_MONTH + BY_STORE and "store" in columns:
+            types["store"] = self._store_type()
+        cols = ", ".join(f'CAST("{c}" AS {types[c]}) AS "{c}"' for c in columns)
         return f"SELECT {cols} FROM {_read_parquet(files)}"
+
+    def _store_type(self) -> str:
+        """An ENUM of the lake's stores (the names of its ``store=`` directories, where the
+        layout keeps each store's rows; '' and '_' for ``store=_``), made once per database,
+        the type ``store`` columns are read as (see :data:`ENUM_COLUMNS`). Cast as they are
+        read: converting them afterwards took 1.9 s more for the settlements of 10M lines."""
+        if getattr(self, "_stores_enum", None) is None:
+            names = {"" if part == "store=_" else part[len("store="):]
+                     for files in self._files.values() for part, _, _ in files if part.startswith("store=")}
+            self.conn.execute("CREATE TYPE lake_store AS ENUM (SELECT UNNEST(?::VARCHAR[]))",
+                              [sorted(names | {"", "_"})])
+            self._stores_enum = "lake_store"
+        return self._stores_enum
 
     def load(self, texts: Iterable[str]) -> None:
         """Load the lake tables that ``texts`` (SQL about to run) read into DuckDB, with the
@@ -432,13 +448,27 @@ class DuckDBEngine(TranslatingEngine):
             cols = [c for c, _ in table_schema(table) if c in words or c in ("id", "src_file", "src_row")]
             self.conn.execute(f"DROP VIEW IF EXISTS {table}")
             self._viewed.discard(table)
-            self.conn.execute(f"CREATE TABLE {table} AS {self._parquet_select(table, cols, self._on_parquet[table])}")
+            try:
+                self.conn.execute(f"CREATE TABLE {table} AS {self._parquet_select(table, cols, self._on_parquet[table])}")
+            except duckdb.ConversionException:
+                raise ConfigError(self._misplaced(table)) from None
             del self._on_parquet[table]
             if self._stores is not None and table not in BY_STORE_MONTH + BY_STORE and table not in self._per_batch:
                 self._same_in_batches.add(table)
             elif table in BY_STORE_MONTH + BY_STORE:
                 loaded[table] = cols
         self._as_enums(loaded)
+
+    def _misplaced(self, table: str) -> str:
+        """Why ``table``'s files could not be read with the lake's stores: a row of a store
+        in another store's directory (the first one found)."""
+        files = self._on_parquet[table]
+        row = self.conn.execute(
+            f"SELECT filename, store FROM {_read_parquet(files, filename=True)} "
+            f"WHERE TRY_CAST(store AS {self._store_type()}) IS NULL AND store IS NOT NULL LIMIT 1").fetchone()
+        where = f"{row[0]} holds a row of store '{row[1]}'" if row else "a file holds a store that has no directory"
+        return (f"{where}, which has no store= directory of its own; the lake must keep each store's rows "
+                "in its own store= directories (docs/lake.md).")
 
     def _as_enums(self, loaded: dict[str, list[str]]) -> None:
         """The :data:`ENUM_COLUMNS` of the ``loaded`` tables (name -> columns) as ENUMs:
@@ -674,14 +704,14 @@ IN_MEMORY_PER_PARQUET_BYTE = 4
 
 
 #: text columns with few distinct values that the rules join, group and filter on, held as
-#: ENUMs once loaded (see :meth:`DuckDBEngine._as_enums`): DuckDB then hashes and compares
-#: small integers instead of strings. The values are declared in sorted order, so that
-#: comparisons, ORDER BY, MIN/MAX and sorted lists give what the text would; functions on
-#: text (``||``, SUBSTR) take the text. Session 8, one batch of the 10M-line lake on one
-#: thread: loading, shared tables and rules 7.1-7.4 s -> 5.9 s, conversion (0.5 s)
-#: included; the whole audit 189 and 218 s -> 164 and 172 s (back to back, same findings).
-#: day and month, item names, persons cost more to convert than they saved.
-ENUM_COLUMNS = ("store", "item_id", "event", "code_kind", "src_table")
+#: ENUMs once loaded (see :meth:`DuckDBEngine._as_enums`; ``store`` is read as one from the
+#: start, :meth:`DuckDBEngine._store_type`): DuckDB then hashes and compares small integers
+#: instead of strings. The values are declared in sorted order, so that comparisons,
+#: ORDER BY, MIN/MAX and sorted lists give what the text would; functions on text (``||``,
+#: SUBSTR) take the text. Session 8, one batch of the 10M-line lake on one thread: loading,
+#: shared tables and rules 7.1-7.4 s -> 5.9 s, conversion (0.5 s) included. day and month,
+#: item names, persons cost more to convert than they saved.
+ENUM_COLUMNS = ("item_id", "event", "code_kind", "src_table")
 
 
 def _lake_bytes(index: dict) -> int:
