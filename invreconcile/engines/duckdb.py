@@ -451,7 +451,10 @@ class DuckDBEngine(TranslatingEngine):
             try:
                 self.conn.execute(f"CREATE TABLE {table} AS {self._parquet_select(table, cols, self._on_parquet[table])}")
             except duckdb.ConversionException:
-                raise ConfigError(self._misplaced(table)) from None
+                misplaced = self._misplaced(table)
+                if misplaced is None:   # another column that does not read as its type
+                    raise
+                raise ConfigError(misplaced) from None
             del self._on_parquet[table]
             if self._stores is not None and table not in BY_STORE_MONTH + BY_STORE and table not in self._per_batch:
                 self._same_in_batches.add(table)
@@ -459,16 +462,17 @@ class DuckDBEngine(TranslatingEngine):
                 loaded[table] = cols
         self._as_enums(loaded)
 
-    def _misplaced(self, table: str) -> str:
-        """Why ``table``'s files could not be read with the lake's stores: a row of a store
-        in another store's directory (the first one found)."""
+    def _misplaced(self, table: str) -> str | None:
+        """Why ``table``'s files could not be read with the lake's stores: the first row of
+        a store that has no directory of its own (None when there is none)."""
         files = self._on_parquet[table]
         row = self.conn.execute(
             f"SELECT filename, store FROM {_read_parquet(files, filename=True)} "
             f"WHERE TRY_CAST(store AS {self._store_type()}) IS NULL AND store IS NOT NULL LIMIT 1").fetchone()
-        where = f"{row[0]} holds a row of store '{row[1]}'" if row else "a file holds a store that has no directory"
-        return (f"{where}, which has no store= directory of its own; the lake must keep each store's rows "
-                "in its own store= directories (docs/lake.md).")
+        if row is None:
+            return None
+        return (f"{row[0]} holds a row of store '{row[1]}', which has no store= directory of its own; the lake "
+                "must keep each store's rows in its own store= directories (docs/lake.md).")
 
     def _as_enums(self, loaded: dict[str, list[str]]) -> None:
         """The :data:`ENUM_COLUMNS` of the ``loaded`` tables (name -> columns) as ENUMs:
