@@ -385,10 +385,13 @@ class DuckDBEngine(TranslatingEngine):
             cols = ", ".join(f'"{c}" {_duck_type(t)}' for c, t in table_schema(table))
             self.conn.execute(f"CREATE TABLE {table} ({cols})")
 
-    def _parquet_select(self, table: str, columns: list[str], files: Sequence[str]) -> str:
+    def _parquet_select(self, table: str, columns: list[str], files: Sequence[str], loading: bool = False) -> str:
+        """SELECT of ``columns`` from ``files`` with the ledger's types; ``store`` as the
+        lake's ENUM when ``loading`` (a view keeps it as text: a table read through a view,
+        such as scans for evidence, is not checked for misplaced stores)."""
         from ..lake import BY_STORE, BY_STORE_MONTH, table_schema
         types = {c: _duck_type(t) for c, t in table_schema(table)}
-        if table in BY_STORE_MONTH + BY_STORE and "store" in columns:
+        if loading and table in BY_STORE_MONTH + BY_STORE and "store" in columns:
             types["store"] = self._store_type()
         cols = ", ".join(f'CAST("{c}" AS {types[c]}) AS "{c}"' for c in columns)
         return f"SELECT {cols} FROM {_read_parquet(files)}"
@@ -449,7 +452,7 @@ class DuckDBEngine(TranslatingEngine):
             self.conn.execute(f"DROP VIEW IF EXISTS {table}")
             self._viewed.discard(table)
             try:
-                self.conn.execute(f"CREATE TABLE {table} AS {self._parquet_select(table, cols, self._on_parquet[table])}")
+                self.conn.execute(f"CREATE TABLE {table} AS {self._parquet_select(table, cols, self._on_parquet[table], True)}")
             except duckdb.ConversionException:
                 misplaced = self._misplaced(table)
                 if misplaced is None:   # another column that does not read as its type
