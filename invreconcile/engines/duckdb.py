@@ -115,6 +115,11 @@ def lake_files(index: dict, table: str, stores: Sequence[str] | None = None) -> 
     return [path for part, path, _ in files if part in dirs]
 
 
+def _dir_store(part: str) -> str:
+    """The store a ``store=`` directory holds ('' for ``store=_``)."""
+    return "" if part == "store=_" else part[len("store="):]
+
+
 def _read_parquet(files: Sequence[str], filename: bool = False) -> str:
     names = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     return f"read_parquet([{names}], union_by_name = true, hive_partitioning = false{', filename = true' if filename else ''})"
@@ -163,7 +168,7 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
     for table in [t for t in index if tables is None or t in tables]:
         for part, _, n in index[table]:
             if table in BY_STORE_MONTH or (table in BY_STORE and part != "store=_"):
-                store = "" if part == "store=_" else part[len("store="):]
+                store = _dir_store(part)
                 size[store] = size.get(store, 0) + n
             elif not (split and table == "code_ancestors"):
                 shared += n
@@ -289,6 +294,10 @@ class DuckDBEngine(TranslatingEngine):
 
     name = "duckdb"
 
+    # ENUM types of the database (set again for each new one in _connect; a connection
+    # handed in starts with none)
+    _store_enum_made, _enums, _enum_count = False, (), 0
+
     def __init__(self, lake: str | Path | None = None, ledger=None, *, database: str | None = None,
                  memory_limit: str | None = None, threads: int | None = None, conn=None,
                  batch_bytes: int | None = None, workers: int | None = None):
@@ -324,7 +333,9 @@ class DuckDBEngine(TranslatingEngine):
     def _connect(self, database: str | None):
         memory_limit, threads = self._options
         conn = duckdb.connect(database or ":memory:")
-        self._stores_enum = None   # made in this database when first read (_store_type)
+        # ENUM types live in a database: the lake's stores (made when first read, _store_type)
+        # and those of the last load's other columns (_as_enums)
+        self._store_enum_made, self._enums, self._enum_count = False, (), 0
         if self._tmp is not None:
             conn.execute(f"SET temp_directory = '{self._tmp.name}'")
             # a scratch file is never reopened: no checkpoints (loading twice as fast)
@@ -401,13 +412,13 @@ class DuckDBEngine(TranslatingEngine):
         layout keeps each store's rows; '' and '_' for ``store=_``), made once per database,
         the type ``store`` columns are read as (see :data:`ENUM_COLUMNS`). Cast as they are
         read: converting them afterwards took 1.9 s more for the settlements of 10M lines."""
-        if getattr(self, "_stores_enum", None) is None:
-            names = {"" if part == "store=_" else part[len("store="):]
-                     for files in self._files.values() for part, _, _ in files if part.startswith("store=")}
+        if not self._store_enum_made:
+            names = {_dir_store(part) for files in self._files.values() for part, _, _ in files
+                     if part.startswith("store=")}
             self.conn.execute("CREATE TYPE lake_store AS ENUM (SELECT UNNEST(?::VARCHAR[]))",
                               [sorted(names | {"", "_"})])
-            self._stores_enum = "lake_store"
-        return self._stores_enum
+            self._store_enum_made = True
+        return "lake_store"
 
     def load(self, texts: Iterable[str]) -> None:
         """Load the lake tables that ``texts`` (SQL about to run) read into DuckDB, with the
@@ -482,16 +493,15 @@ class DuckDBEngine(TranslatingEngine):
         one type per column name, of the values the tables hold (so that a join between two
         tables compares numbers), sorted. Tables loaded once for every batch stay as they
         are; the types of an earlier load are dropped once nothing uses them."""
-        from ..lake import table_schema
-        old, self._enums = getattr(self, "_enums", []), []
+        old, self._enums = self._enums, []
         for name in old:
             try:
                 self.conn.execute(f"DROP TYPE IF EXISTS {name}")
             except duckdb.DependencyException:   # a table that outlives its batch still uses it
                 self._enums.append(name)
-        self._enum_count = getattr(self, "_enum_count", 0) + 1
-        for column in ENUM_COLUMNS:
-            tables = [t for t, cols in loaded.items() if column in cols and dict(table_schema(t))[column] == "TEXT"]
+        self._enum_count += 1
+        for column in ENUM_COLUMNS:   # text in every table that has them
+            tables = [t for t, cols in loaded.items() if column in cols]
             if not tables:
                 continue
             values = [v for (v,) in self.conn.execute(
@@ -619,7 +629,7 @@ class DuckDBEngine(TranslatingEngine):
         every row took seconds at 10 million lines."""
         if not self.batches:
             return super().stores()
-        return sorted({"" if part == "store=_" else part[len("store="):]
+        return sorted({_dir_store(part)
                        for table in ("settlements", "sales") for part, _, _ in self._files.get(table, [])
                        if part.startswith("store=")})
 
