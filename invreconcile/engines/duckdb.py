@@ -606,8 +606,12 @@ class DuckDBEngine(TranslatingEngine):
         """An engine for batches of this lake on a database of its own: 1/n of the memory
         limit and of the threads, with a copy of the tables this one made (opening hours)."""
         memory_limit, threads = self._options
-        worker = DuckDBEngine(None, memory_limit=f"{_memory_bytes(memory_limit) // n // 2 ** 20}MB",
-                              threads=max(1, (threads or os.cpu_count() or 1) // n))
+        share = f"{_memory_bytes(memory_limit) // n // 2 ** 20}MB"
+        worker = DuckDBEngine(None, memory_limit=share, threads=max(1, (threads or os.cpu_count() or 1) // n))
+        # buffer blocks from memory taken once for all the worker's batches: DuckDB otherwise
+        # gives a batch's memory back to the system and the next batch faults it in again
+        # (session 9, 10M lines at 3 GB: system time 71 -> 47 s, the audit 176-186 -> 166-177 s)
+        worker.conn.execute(f"SET block_allocator_memory = '{share}'")
         worker.lake, worker._files, worker._texts, worker._big = self.lake, self._files, self._texts, True
         worker._per_batch = self._per_batch
         worker.conn.execute("SET parquet_metadata_cache = false")   # each batch's files are read once
