@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import gc
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -91,7 +90,7 @@ def prepare(engine, config: Config, rules: list[Rule] | None = None, jobs=()) ->
     Only what ``rules`` (default: all) need is built."""
     rules = rules if rules is not None else builtin_rules()
     need = _needed(rules)
-    engine.load([*(r.sql + " " + " ".join(re.findall(r"{(\w+)}", r.message_zh + r.message_en)) for r in rules), STORES_SQL,
+    engine.load([*(r.sql for r in rules), STORES_SQL,
                  *(stmt for name, stmt in zip(view_names(), view_statements()) if name in need),
                  *([PAIRS_SQL] if "name_map" in need else [])])
     if "store_hours" in need:

@@ -25,6 +25,7 @@ the memory limit DuckDB spills to a temporary directory.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -40,6 +41,8 @@ try:  # the bureau extra: pip install 'invreconcile[bureau]'
     import duckdb
     import sqlglot
     from sqlglot import exp
+    from sqlglot.optimizer.qualify import qualify
+    from sqlglot.optimizer.scope import traverse_scope
 except ImportError as _exc:  # pragma: no cover - reported when the engine is asked for
     duckdb = None
     _IMPORT_ERROR = _exc
@@ -260,24 +263,105 @@ def _words(texts: Sequence[str]) -> set[str]:
 
 
 def _columns_read(texts: Sequence[str], tables: Iterable[str]) -> dict[str, set[str]]:
-    """For each of ``tables``, the names the texts that read it may use as its columns: the
-    words of every text reading it, directly or through a view another text defines
-    (``CREATE VIEW name AS``). Like :func:`_words`, can take a column too many, never one
-    too few; per table, so that a column one rule reads elsewhere is not loaded here
-    (the trace-code events, 1.2M rows a batch at 10M lines, load about a tenth faster).
+    """For each of ``tables``, the names the texts may read as its columns. A text sqlglot
+    resolves against the lake's schema (and the views the texts define, ``CREATE VIEW name
+    AS``; a view is built whole, so its readers need nothing of its tables) gives the columns
+    it takes from each table. A text it cannot resolve, or one that selects ``*`` from a
+    table, gives its words (:func:`_words`) to the tables it reads, and to those of the
+    views it reads that are of that kind too: a column too many, never one too few.
+    Session 9: purchases load 12 columns instead of 17, sales 16 of 20, settlement lines 13
+    of 18, stock counts 10 of 14, scans 3 of 9 (10M lines, 3 GB: 167-183 -> 163-164 s).
 
-    >>> sorted(_columns_read(["CREATE VIEW v AS SELECT a FROM t", "SELECT b FROM v", "SELECT c FROM u"], ["t", "u"])["t"])
-    ['CREATE', 'FROM', 'SELECT', 'VIEW', 'a', 'b', 't', 'v']
+    >>> got = _columns_read(["SELECT w.qty, v.item_name FROM w JOIN v ON v.item_id = w.item_id",
+    ...     "CREATE VIEW v AS SELECT s.item_id, i.item_name FROM sales s JOIN items i ON i.item_id = s.item_id",
+    ...     "CREATE VIEW w AS SELECT * FROM purchases"], ["sales", "items", "purchases"])
+    >>> [sorted(got[t]) for t in ("sales", "items")]
+    [['item_id'], ['item_id', 'item_name']]
+    >>> sorted(got["purchases"])
+    ['FROM', 'JOIN', 'ON', 'SELECT', 'item_id', 'item_name', 'purchases', 'qty', 'v', 'w']
     """
-    views = [(m.group(1), text) for text in texts for m in [re.search(r"(?i)\bCREATE\s+VIEW\s+(\w+)\s+AS\b", text)] if m]
-    named = [*views, *((t, "") for t in tables)]
-    out: dict[str, set[str]] = {t: set() for t in tables}
-    for text in texts:
-        words = None
-        for table in tables_read(named, [text]) & out.keys():
-            words = words or _words([text])
-            out[table] |= words
-    return out
+    read = _lake_columns_read(tuple(texts))
+    return {t: set(read.get(t, ())) for t in tables}
+
+
+@functools.lru_cache(maxsize=4)
+def _lake_columns_read(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """:func:`_columns_read` for every lake table, once for the texts of an audit (resolving
+    them takes about half a second; every batch loads with the same texts)."""
+    from ..lake import TABLES, table_schema
+    schema = {t: {c: "TEXT" for c, _ in table_schema(t)} for t in TABLES}
+    out: dict[str, set[str]] = {t: set() for t in TABLES}
+    views: dict[str, set[str] | None] = {}   # view -> the tables and views it reads, None when resolved
+    view = re.compile(r"(?is)\bCREATE\s+VIEW\s+(\w+)\s+AS\b(.*)")
+    for text in sorted(texts, key=lambda text: not view.search(text)):   # views first, in their order
+        m = view.search(text)
+        name, sql = (m.group(1), m.group(2)) if m else (None, text)
+        resolved = _resolve(sql, schema, TABLES)
+        if resolved is None:
+            reads = {n for n in [*schema, *views] if re.search(rf"\b{n}\b", sql)}
+            _give_words(out, views, reads, _words([sql]))
+        else:
+            columns, selected, reads = resolved
+            for table, cols in columns.items():
+                if table in out:
+                    out[table] |= cols
+            _give_words(out, views, reads - set(schema), _words([sql]))   # views that pass on a table whole
+        if name:
+            views[name] = None if resolved is not None else reads
+            if resolved is not None:
+                schema[name] = {c: "TEXT" for c in resolved[1]}
+    return {t: frozenset(cols) for t, cols in out.items()}
+
+
+def _give_words(out: dict[str, set[str]], views: dict, reads: set[str], words: set[str]) -> None:
+    """``words`` to the tables of ``out`` in ``reads`` and to those read by the views in
+    ``reads`` that were not resolved (:func:`_columns_read`), through them."""
+    todo, seen = list(reads), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in out:
+            out[name] |= words
+        elif views.get(name):
+            todo += views[name]
+
+
+def _resolve(sql: str, schema: dict, base: Iterable[str]) -> tuple[dict[str, set[str]], list[str], set[str]] | None:
+    """The columns ``sql`` (SQLite) takes from each table of ``schema`` it reads, the
+    names of its result columns, and the tables and views it reads; None when a column
+    cannot be told to which table it belongs, or the columns of one of the ``base`` tables
+    are selected with ``*``."""
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+        for scope in traverse_scope(tree):   # SELECT * or t.* over a table: resolved by words
+            for sel in scope.expression.selects if isinstance(scope.expression, exp.Select) else ():
+                star = sel if isinstance(sel, exp.Star) else sel.this if isinstance(sel, exp.Column) and isinstance(sel.this, exp.Star) else None
+                if star is None:
+                    continue
+                sources = [scope.sources.get(sel.table)] if isinstance(sel, exp.Column) and sel.table else list(scope.sources.values())
+                if any(isinstance(src, exp.Table) and src.name in base for src in sources):
+                    return None
+        tree = qualify(tree, schema=schema, dialect="sqlite", validate_qualify_columns=False,
+                       quote_identifiers=False, identify=False)
+        columns: dict[str, set[str]] = {}
+        reads: set[str] = set()
+        for scope in traverse_scope(tree):
+            for table in scope.tables:
+                reads.add(table.name)
+            for column in scope.columns:
+                src, outer = None, scope
+                while outer is not None and src is None:   # correlated: a table of an enclosing query
+                    src = outer.sources.get(column.table) if column.table else None
+                    outer = outer.parent
+                if src is None:
+                    return None
+                if isinstance(src, exp.Table):
+                    columns.setdefault(src.name, set()).add(column.name)
+        return columns, list(tree.named_selects), reads
+    except Exception:   # whatever sqlglot cannot do here, the words can
+        return None
 
 
 class DuckDBEngine(TranslatingEngine):
@@ -536,7 +620,8 @@ class DuckDBEngine(TranslatingEngine):
             self.drop(name)
         last = sorted(whole)
         wanted = tables_read(tables, [jobs[i][0] for i in last])
-        texts = [*(jobs[i][0] for i in last), *(sql for name, sql in tables if name in wanted and isinstance(sql, str))]
+        texts = [*(jobs[i][0] for i in last),
+                 *(f"CREATE VIEW {name} AS {sql}" for name, sql in tables if name in wanted and isinstance(sql, str))]
         # every store again; the tables the rules in whole read are loaded
         self.attach_lake(self.lake)
         if last:

@@ -102,7 +102,8 @@ WHERE l.deleted = 0
 -- All setl_ids of a group equal its tx, so reversed is looked up once per group.
 CREATE VIEW v_code_tx AS
 WITH ev AS (
-    SELECT e.*, COALESCE(e.setl_id, e.doc_no, e.src_table || ':' || e.src_id) AS tx
+    SELECT e.code, e.store, e.setl_id, e.epoch, e.ts, e.trdn_flag, e.item_id, e.psn_no, e.product_key, e.code_kind,
+           e.event, e.qty, e.expy_end, COALESCE(e.setl_id, e.doc_no, e.src_table || ':' || e.src_id) AS tx
     FROM code_events e
     WHERE e.event IN ('sold', 'settled') AND e.code_kind IN ('cn20', 'gs1', 'ma')
 ), grouped AS (
