@@ -279,6 +279,8 @@ def _columns_read(texts: Sequence[str], tables: Iterable[str]) -> dict[str, set[
     [['item_id'], ['item_id', 'item_name']]
     >>> sorted(got["purchases"])
     ['FROM', 'JOIN', 'ON', 'SELECT', 'item_id', 'item_name', 'purchases', 'qty', 'v', 'w']
+    >>> sorted(_columns_read(["SELECT price_fen, no_such_column FROM sales"], ["sales"])["sales"])
+    ['FROM', 'SELECT', 'no_such_column', 'price_fen', 'sales']
     """
     read = _lake_columns_read(tuple(texts))
     return {t: set(read.get(t, ())) for t in tables}
@@ -306,10 +308,10 @@ def _lake_columns_read(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
                 if table in out:
                     out[table] |= cols
             _give_words(out, views, reads - set(schema), _words([sql]))   # views that pass on a table whole
+            if name:
+                schema[name] = {c: "TEXT" for c in selected}
         if name:
             views[name] = None if resolved is not None else reads
-            if resolved is not None:
-                schema[name] = {c: "TEXT" for c in resolved[1]}
     return {t: frozenset(cols) for t, cols in out.items()}
 
 
@@ -337,10 +339,12 @@ def _resolve(sql: str, schema: dict, base: Iterable[str]) -> tuple[dict[str, set
         tree = sqlglot.parse_one(sql, read="sqlite")
         for scope in traverse_scope(tree):   # SELECT * or t.* over a table: resolved by words
             for sel in scope.expression.selects if isinstance(scope.expression, exp.Select) else ():
-                star = sel if isinstance(sel, exp.Star) else sel.this if isinstance(sel, exp.Column) and isinstance(sel.this, exp.Star) else None
-                if star is None:
+                if isinstance(sel, exp.Star):
+                    sources = list(scope.sources.values())
+                elif isinstance(sel, exp.Column) and isinstance(sel.this, exp.Star):
+                    sources = [scope.sources.get(sel.table)]
+                else:
                     continue
-                sources = [scope.sources.get(sel.table)] if isinstance(sel, exp.Column) and sel.table else list(scope.sources.values())
                 if any(isinstance(src, exp.Table) and src.name in base for src in sources):
                     return None
         tree = qualify(tree, schema=schema, dialect="sqlite", validate_qualify_columns=False,
