@@ -300,7 +300,7 @@ def _lake_columns_read(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
         name, sql = (m.group(1), m.group(2)) if m else (None, text)
         resolved = _resolve(sql, schema, TABLES)
         if resolved is None:
-            reads = {n for n in [*schema, *views] if re.search(rf"\b{n}\b", sql)}
+            reads = {n for n in {*schema, *views} if re.search(rf"\b{n}\b", sql)}
             _give_words(out, views, reads, _words([sql]))
         else:
             columns, selected, reads = resolved
@@ -558,10 +558,10 @@ class DuckDBEngine(TranslatingEngine):
                     raise
                 raise ConfigError(misplaced) from None
             del self._on_parquet[table]
-            if self._stores is not None and table not in BY_STORE_MONTH + BY_STORE and table not in self._per_batch:
-                self._same_in_batches.add(table)
-            elif table in BY_STORE_MONTH + BY_STORE:
+            if table in BY_STORE_MONTH + BY_STORE:
                 loaded[table] = cols
+            elif self._stores is not None and table not in self._per_batch:
+                self._same_in_batches.add(table)
         self._as_enums(loaded)
 
     def _misplaced(self, table: str) -> str | None:
