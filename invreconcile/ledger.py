@@ -293,13 +293,14 @@ def _sqlite_memory_statistics_off() -> bool:
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             path = next((line.split()[-1] for line in maps if "/libsqlite3" in line), None)
-        lib = ctypes.CDLL(path) if path else None
-    except OSError:   # not Linux, or the library cannot be opened: the statistics stay
+        if path is None:   # SQLite built into Python's module: not reachable
+            return False
+        lib = ctypes.CDLL(path)
+        lib.sqlite3_status64.restype = ctypes.c_int   # SQLite 3.10 or later
+        lib.sqlite3_malloc.restype = ctypes.c_void_p
+        lib.sqlite3_free.argtypes = [ctypes.c_void_p]
+    except (OSError, AttributeError):   # not Linux, or not that library: the statistics stay
         return False
-    if lib is None:   # SQLite built into Python's module: not reachable
-        return False
-    lib.sqlite3_malloc.restype = ctypes.c_void_p
-    lib.sqlite3_free.argtypes = [ctypes.c_void_p]
     count, highest = ctypes.c_int64(), ctypes.c_int64()
 
     def allocations() -> int:   # SQLITE_STATUS_MALLOC_COUNT: allocations outstanding
