@@ -14,7 +14,8 @@ sales, stock counts and code events grow in proportion. The big ledger is export
 lake. Sizes above ``--sqlite-up-to`` (2 M) are not built in SQLite (10 M lines would be a
 40 GB ledger): the largest lake is copied again by DuckDB (``replicate_lake``, suffix
 ``y<k>``) and only the lake engines run on them. Every audit runs in its own process (peak
-RSS of that process). ``--reuse`` keeps the data of an earlier run in ``--work``.
+RSS of that process); invreconcile's DuckDB audits under jemalloc where the system has it,
+as the command line runs them (``invreconcile.engines.duckdb.allocator_env``). ``--reuse`` keeps the data of an earlier run in ``--work``.
 
 The two-rule comparison runs the audit's own rules code_resold and negative_stock on
 DuckDB, and the analyst's simpler version of both (benchmarks/pandas_two_rules.py) in
@@ -81,9 +82,12 @@ def step(kind: str, args: list[str]) -> dict:
 def child(kind: str, *args, timeout: float | None = None) -> dict:
     """Run one step in a child process. A measured step that fails or runs past ``timeout``
     seconds is recorded as such ({"failed": why}) and the benchmark goes on."""
+    from invreconcile.engines.duckdb import allocator_env
+    # invreconcile's DuckDB audits under the allocator the command line runs them with
+    env = allocator_env() if kind == "audit_duckdb" else None
     try:
         p = subprocess.run([sys.executable, __file__, "--step", kind, *map(str, args)], capture_output=True,
-                           text=True, timeout=timeout)
+                           text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"failed": f"stopped after {timeout:.0f} s"}
     if p.returncode != 0:
@@ -184,6 +188,7 @@ def replicate_lake(src: Path, dst: Path, copies: int) -> int:
 
 
 def main() -> None:
+    from invreconcile.engines.duckdb import allocator_env
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, action="append", help="settlement lines (repeatable)")
     ap.add_argument("--base-customers", type=int, default=2400)
@@ -252,7 +257,8 @@ def main() -> None:
         print(json.dumps(res), file=sys.stderr)
         rows.append(res)
     print(f"\nmachine: {os.cpu_count()} cores, {_mem_gb():.0f} GB RAM, {platform.machine()}, Python {platform.python_version()}, "
-          f"{platform.platform()}; DuckDB memory limit {a.duckdb_memory or 'DuckDB default (80% of RAM)'}")
+          f"{platform.platform()}; DuckDB memory limit {a.duckdb_memory or 'DuckDB default (80% of RAM)'}; "
+          f"invreconcile on DuckDB under {'jemalloc' if 'jemalloc' in (allocator_env() or os.environ).get('LD_PRELOAD', '') else 'the system allocator'}")
     print(f"import (base: {imp_sql['records']:,} records, {base_lines:,} settlement lines): "
           f"SQLite {imp_sql['records'] / imp_sql['seconds']:,.0f} records/s (peak {imp_sql['peak_rss_mb']:.0f} MB), "
           f"lake {imp_lake['records'] / imp_lake['seconds']:,.0f} records/s (peak {imp_lake['peak_rss_mb']:.0f} MB)")

@@ -300,6 +300,13 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
             raise click.BadParameter(T(f"应为 YYYY-MM-DD，实际为 {value}", f"expected YYYY-MM-DD, found {value}"), param_hint=label)
     if engine != "sqlite" and not lake_dir:
         raise click.UsageError(T(f"--engine {engine} 需要 --lake 目录", f"--engine {engine} needs --lake DIR"))
+    if engine == "duckdb" and _MAY_RESTART:   # under jemalloc, if the system has it
+        from .engines.duckdb import allocator_env
+        env = allocator_env()
+        if env is not None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execve(sys.executable, sys.orig_argv, env)
     db = open_ledger(db_path, create=engine != "sqlite")
     cfg = load_config(config)
     from .engines import get_engine
@@ -721,5 +728,18 @@ def label(codes_, output, name, batch, expiry, per_page, db_path):
                                expiry=expiry or info.get("expiry") or ""))
     for path in make_labels(specs, output, per_page=per_page):
         click.echo(str(path))
-if __name__ == "__main__":
+#: set by :func:`run`: this process is the command line's own, which may start itself again
+_MAY_RESTART = False
+
+
+def run() -> None:
+    """The ``invreconcile`` command: :func:`main` in a process of its own, which an audit on
+    DuckDB starts again under jemalloc where the system has it
+    (:func:`invreconcile.engines.duckdb.allocator_env`)."""
+    global _MAY_RESTART
+    _MAY_RESTART = True
     main()
+
+
+if __name__ == "__main__":
+    run()
