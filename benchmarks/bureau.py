@@ -15,7 +15,8 @@ lake. Sizes above ``--sqlite-up-to`` (2 M) are not built in SQLite (10 M lines w
 40 GB ledger): the largest lake is copied again by DuckDB (``replicate_lake``, suffix
 ``y<k>``) and only the lake engines run on them. Every audit runs in its own process (peak
 RSS of that process); invreconcile's DuckDB audits under jemalloc where the system has it,
-as the command line runs them (``invreconcile.engines.duckdb.allocator_env``). ``--reuse`` keeps the data of an earlier run in ``--work``.
+as the command line runs them (``invreconcile.engines.duckdb.allocator_env``). ``--reuse``
+keeps the data of an earlier run in ``--work``.
 
 The two-rule comparison runs the audit's own rules code_resold and negative_stock on
 DuckDB, and the analyst's simpler version of both (benchmarks/pandas_two_rules.py) in
@@ -256,9 +257,10 @@ def main() -> None:
             res["sqlite"] = child("audit_sqlite", db, timeout=limit)
         print(json.dumps(res), file=sys.stderr)
         rows.append(res)
+    jemalloc = (allocator_env() or os.environ).get("LD_PRELOAD", "")   # as the audits' children run
     print(f"\nmachine: {os.cpu_count()} cores, {_mem_gb():.0f} GB RAM, {platform.machine()}, Python {platform.python_version()}, "
           f"{platform.platform()}; DuckDB memory limit {a.duckdb_memory or 'DuckDB default (80% of RAM)'}; "
-          f"invreconcile on DuckDB under {'jemalloc' if 'jemalloc' in (allocator_env() or os.environ).get('LD_PRELOAD', '') else 'the system allocator'}")
+          f"invreconcile on DuckDB under {'jemalloc' if 'jemalloc' in jemalloc else 'the system allocator'}")
     print(f"import (base: {imp_sql['records']:,} records, {base_lines:,} settlement lines): "
           f"SQLite {imp_sql['records'] / imp_sql['seconds']:,.0f} records/s (peak {imp_sql['peak_rss_mb']:.0f} MB), "
           f"lake {imp_lake['records'] / imp_lake['seconds']:,.0f} records/s (peak {imp_lake['peak_rss_mb']:.0f} MB)")

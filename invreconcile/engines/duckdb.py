@@ -861,8 +861,8 @@ def allocator_env(environ=None) -> dict | None:
     or ``INVRECONCILE_ALLOCATOR=system``. DuckDB's Python wheel allocates with glibc's
     malloc, which over the many batches of a large lake spends a tenth of the CPU time in its
     own bookkeeping (perf: _int_malloc, unlink_chunk, malloc_consolidate). Session 10, 10M
-    lines at 3 GB, back to back: user CPU 296-347 -> 253-261 s, the audit 184.5 and 229.5 s
-    -> 159.7 and 177.5 s, peak 3,498-3,503 -> 3,559-3,607 MB; tcmalloc 162.4 s but 3,849 MB.
+    lines at 3 GB, four pairs back to back: 184.5, 229.5, 194.0, 190.6 s -> 177.5, 159.7,
+    181.7, 172.3 s, peak 3,446-3,503 -> 3,549-3,607 MB; tcmalloc 162.4 s but 3,849 MB.
     An allocator is chosen when a process starts, so the command line starts itself again
     (:func:`invreconcile.cli.run`); a program calling the library sets ``LD_PRELOAD`` itself.
 
