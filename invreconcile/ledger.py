@@ -280,35 +280,48 @@ _MEMSTATUS_LOCK = threading.Lock()
 _memstatus_tried = False
 
 
-def _sqlite_memory_statistics_off() -> bool:
-    """Turn off SQLite's memory statistics in this process (``SQLITE_CONFIG_MEMSTATUS``,
-    which SQLite's own documentation recommends leaving off): they take one process-wide
-    lock for every allocation, so that the audit's threads, each on a connection of its
-    own, wait for each other (session 10, 1M lines on SQLite: 84.2 and 82.9 s -> 58.4 and
-    54.2 s back to back, system time 44-46 -> 26-32 s). Python's sqlite3 does not offer
-    the setting; it is reached through the libsqlite3 the process has loaded (Linux, where
-    Python links it as a shared library). SQLite takes it only between shut down and
-    initialised, which is safe only while it holds no memory at all (no connection, no
-    statement): counted first, else nothing is done. Returns whether the statistics are off."""
+def _sqlite_library():
+    """The libsqlite3 Python's sqlite3 runs on, through ctypes; None where it is not a
+    shared library this process has mapped (not Linux, SQLite built into Python's module as
+    in python-build-standalone) or is older than 3.10."""
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             path = next((line.split()[-1] for line in maps if "/libsqlite3" in line), None)
-        if path is None:   # SQLite built into Python's module: not reachable
-            return False
+        if path is None:
+            return None
         lib = ctypes.CDLL(path)
         lib.sqlite3_status64.restype = ctypes.c_int   # SQLite 3.10 or later
         lib.sqlite3_malloc.restype = ctypes.c_void_p
         lib.sqlite3_free.argtypes = [ctypes.c_void_p]
-    except (OSError, AttributeError):   # not Linux, or not that library: the statistics stay
-        return False
-    count, highest = ctypes.c_int64(), ctypes.c_int64()
+    except (OSError, AttributeError):
+        return None
+    return lib
 
-    def allocations() -> int:   # SQLITE_STATUS_MALLOC_COUNT: allocations outstanding
-        lib.sqlite3_status64(9, ctypes.byref(count), ctypes.byref(highest), 0)
-        return count.value
-    before = allocations()
+
+def _sqlite_allocations(lib) -> int:
+    """SQLite's allocations outstanding (``SQLITE_STATUS_MALLOC_COUNT``; 0 while its memory
+    statistics are off)."""
+    count, highest = ctypes.c_int64(), ctypes.c_int64()
+    lib.sqlite3_status64(9, ctypes.byref(count), ctypes.byref(highest), 0)
+    return count.value
+
+
+def _sqlite_memory_statistics_off() -> bool:
+    """Turn off SQLite's memory statistics in this process (``SQLITE_CONFIG_MEMSTATUS``,
+    which SQLite's own documentation recommends leaving off): they take one process-wide
+    lock for every allocation, so that the audit's threads, each on a connection of its
+    own, wait for each other (session 10, 1M lines on SQLite back to back: 75.9-84.2 s ->
+    54.2-58.4 s, system time 44-46 -> 26-32 s). Python's sqlite3 does not offer
+    the setting; it is reached through the libsqlite3 the process has loaded (Linux, where
+    Python links it as a shared library). SQLite takes it only between shut down and
+    initialised, which is safe only while it holds no memory at all (no connection, no
+    statement): counted first, else nothing is done. Returns whether the statistics are off."""
+    lib = _sqlite_library()
+    if lib is None:
+        return False
+    before = _sqlite_allocations(lib)
     probe = lib.sqlite3_malloc(64)
-    counted = allocations()
+    counted = _sqlite_allocations(lib)
     lib.sqlite3_free(probe)
     if counted == 0:   # not counting: off already
         return True

@@ -131,17 +131,16 @@ def test_statistics_refreshed_only_when_a_table_changed(tmp_path):
 
 
 _ALLOCATIONS = """
-import ctypes, sqlite3, sys
-from invreconcile.ledger import open_ledger
+import sqlite3, sys
+from invreconcile.ledger import _sqlite_allocations, _sqlite_library, open_ledger
 first = sqlite3.connect(":memory:") if sys.argv[2] == "connection first" else None
 db = open_ledger(sys.argv[1])
-maps = [line.split()[-1] for line in open("/proc/self/maps") if "/libsqlite3" in line]
-if not maps:
+lib = _sqlite_library()
+if lib is None:
     sys.exit(3)   # SQLite built into Python's module: the setting is out of reach
-count, highest = ctypes.c_int64(), ctypes.c_int64()
-ctypes.CDLL(maps[0]).sqlite3_status64(9, ctypes.byref(count), ctypes.byref(highest), 0)
+count = _sqlite_allocations(lib)
 db.execute("SELECT COUNT(*) FROM sales").fetchone()
-print(count.value, first.execute("SELECT 1").fetchone()[0] if first else "")
+print(count, first.execute("SELECT 1").fetchone()[0] if first else "")
 """
 
 

@@ -871,7 +871,7 @@ def allocator_env(environ=None) -> dict | None:
     >>> allocator_env({"LD_PRELOAD": "/usr/lib/libjemalloc.so.2"}) is None
     True
     """
-    environ = dict(os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
     if (not sys.platform.startswith("linux") or environ.get("INVRECONCILE_ALLOCATOR") == "system"
             or "jemalloc" in environ.get("LD_PRELOAD", "")):   # also after a start that failed: no loop
         return None
