@@ -93,17 +93,24 @@ def lake_glob(lake: Path, table: str) -> str:
 def lake_index(lake: Path) -> dict[str, list[tuple[str, str, int]]]:
     """The Parquet files of each table of ``lake``: ``(directory, path, bytes)`` sorted by
     path, where directory is the first one under the table's (``store=...``; '' for a file
-    directly in it). One walk of the tree (pathlib's rglob took seconds over 40,000 files)."""
+    directly in it). One walk of the tree with os.scandir (pathlib's rglob took seconds over
+    40,000 files, and so did a ``Path.relative_to`` for each of the 52,000 folders of the
+    10M-line lake: 2.7 s -> 0.4 s)."""
     out: dict[str, list[tuple[str, str, int]]] = {}
     if not Path(lake).is_dir():
         return out
+
+    def walk(folder: str, part: str, files: list) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    walk(entry.path, part or entry.name, files)
+                elif entry.name.endswith(".parquet"):
+                    files.append((part, entry.path, entry.stat().st_size))
     for table in os.scandir(lake):
         if table.is_dir():
-            files = []
-            for folder, _, names in os.walk(table.path):
-                part = (Path(folder).relative_to(table.path).parts or ("",))[0]
-                paths = [os.path.join(folder, n) for n in names if n.endswith(".parquet")]
-                files += [(part, path, os.stat(path).st_size) for path in paths]
+            files: list = []
+            walk(table.path, "", files)
             out[table.name] = sorted(files, key=lambda f: f[1])
     return out
 
