@@ -2,7 +2,7 @@
 pandas script for two rules on the same data (benchmarks/pandas_two_rules.py).
 
     python benchmarks/bureau.py --lines 1000000 [--lines 10000000] [--base-customers 2400] [--work DIR] [--reuse]
-                                [--duckdb-memory 3GB]
+                                [--duckdb-memory 3GB] [--spark-up-to LINES] [--spark-memory 8g]
 
 How the data is made: the sample generator writes one base chain (``--base-customers``;
 the default gives about 26,000 settlement lines and 106,000 records). It is imported twice
@@ -14,9 +14,11 @@ sales, stock counts and code events grow in proportion. The big ledger is export
 lake. Sizes above ``--sqlite-up-to`` (2 M) are not built in SQLite (10 M lines would be a
 40 GB ledger): the largest lake is copied again by DuckDB (``replicate_lake``, suffix
 ``y<k>``) and only the lake engines run on them. Every audit runs in its own process (peak
-RSS of that process); invreconcile's DuckDB audits under jemalloc where the system has it,
-as the command line runs them (``invreconcile.engines.duckdb.allocator_env``). ``--reuse``
-keeps the data of an earlier run in ``--work``.
+RSS of that process, plus that of Spark's JVM for the Spark audits, which run in local mode
+on all cores with ``--spark-memory`` of driver memory, up to ``--spark-up-to`` lines);
+invreconcile's DuckDB audits under jemalloc where the system has it, as the command line
+runs them (``invreconcile.engines.duckdb.allocator_env``). ``--reuse`` keeps the data of an
+earlier run in ``--work``.
 
 The two-rule comparison runs the audit's own rules code_resold and negative_stock on
 DuckDB, and the analyst's simpler version of both (benchmarks/pandas_two_rules.py) in
@@ -68,6 +70,18 @@ def step(kind: str, args: list[str]) -> dict:
         eng = DuckDBEngine(args[0], ledger=None, memory_limit=os.environ.get("BENCH_DUCKDB_MEMORY") or None)
         r = run_audit(None, engine=eng, save_findings=False, rules=args[1:] or None)
         out["findings"], out["errors"] = len(r.findings), r.errors
+    elif kind == "audit_spark":
+        from invreconcile.audit import run_audit
+        from invreconcile.engines.spark import SparkEngine
+        eng = SparkEngine(args[0], conf={"spark.driver.memory": os.environ.get("BENCH_SPARK_MEMORY", "8g")})
+        try:
+            r = run_audit(None, engine=eng, save_findings=False, rules=args[1:] or None)
+            out["findings"], out["errors"] = len(r.findings), r.errors
+            # local mode: the work is done in Spark's JVM, a process of its own (its peak RSS
+            # added to this one's below)
+            out["jvm_peak_rss_mb"] = _peak_rss_mb(eng.spark.sparkContext._gateway.proc.pid)
+        finally:
+            eng.close()
     elif kind in ("pandas", "duckdb_sql"):
         sys.path.insert(0, str(HERE))
         import pandas_two_rules
@@ -76,8 +90,16 @@ def step(kind: str, args: list[str]) -> dict:
         from invreconcile.lake import export_lake
         out["rows"] = export_lake(open_ledger(args[0]), args[1])
     out["seconds"] = time.perf_counter() - t0
-    out["peak_rss_mb"] = _rss_mb()
+    out["peak_rss_mb"] = _rss_mb() + out.get("jvm_peak_rss_mb", 0)
     return out
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """Peak RSS of another process (VmHWM in /proc; Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 def child(kind: str, *args, timeout: float | None = None) -> dict:
@@ -199,11 +221,16 @@ def main() -> None:
                          "ones are lakes copied from the largest of those (replicate_lake)")
     ap.add_argument("--step-timeout", type=float, default=1800, help="seconds before a measured step is stopped")
     ap.add_argument("--reuse", action="store_true", help="keep data already in --work from an earlier run")
+    ap.add_argument("--spark-up-to", type=int, default=2_000_000,
+                    help="sizes up to this are also audited on Spark (local mode, all cores; 1M lines took 8 "
+                         "minutes on 2 cores, so 10M is left out unless asked for)")
+    ap.add_argument("--spark-memory", default="8g", help="Spark's driver memory in local mode (spark.driver.memory)")
     ap.add_argument("--duckdb-memory", help="DuckDB's memory limit for the audits (e.g. 3GB; default: DuckDB's "
                                             "own, 80%% of RAM), as invreconcile audit --memory-limit")
     a = ap.parse_args()
     if a.duckdb_memory:
         os.environ["BENCH_DUCKDB_MEMORY"] = a.duckdb_memory  # read by the measured steps
+    os.environ["BENCH_SPARK_MEMORY"] = a.spark_memory
     from invreconcile.sample import generate
     work = Path(a.work)
     if not a.reuse:
@@ -255,19 +282,23 @@ def main() -> None:
         res["pandas_two"] = child("pandas", lake, timeout=limit)
         if db is not None:
             res["sqlite"] = child("audit_sqlite", db, timeout=limit)
+        if lines <= a.spark_up_to and _spark_version():
+            res["spark"] = child("audit_spark", lake, timeout=limit)
         print(json.dumps(res), file=sys.stderr)
         rows.append(res)
     jemalloc = (allocator_env() or os.environ).get("LD_PRELOAD", "")   # as the audits' children run
     print(f"\nmachine: {os.cpu_count()} cores, {_mem_gb():.0f} GB RAM, {platform.machine()}, Python {platform.python_version()}, "
           f"{platform.platform()}; DuckDB memory limit {a.duckdb_memory or 'DuckDB default (80% of RAM)'}; "
-          f"invreconcile on DuckDB under {'jemalloc' if 'jemalloc' in jemalloc else 'the system allocator'}")
+          f"invreconcile on DuckDB under {'jemalloc' if 'jemalloc' in jemalloc else 'the system allocator'}"
+          + (f"; Spark {_spark_version()} in local mode, driver memory {a.spark_memory} (peak RSS: Python and JVM)"
+             if _spark_version() else "; Spark not installed"))
     print(f"import (base: {imp_sql['records']:,} records, {base_lines:,} settlement lines): "
           f"SQLite {imp_sql['records'] / imp_sql['seconds']:,.0f} records/s (peak {imp_sql['peak_rss_mb']:.0f} MB), "
           f"lake {imp_lake['records'] / imp_lake['seconds']:,.0f} records/s (peak {imp_lake['peak_rss_mb']:.0f} MB)")
     print("\n| settlement lines | engine | full audit s | findings | peak RSS MB |")
     print("|---:|---|---:|---:|---:|")
     for r in rows:
-        for eng in ("sqlite", "duckdb"):
+        for eng in ("sqlite", "duckdb", "spark"):
             if eng in r:
                 x = r[eng]
                 print(f"| {r['lines']:,} | {eng} | {_cell(x, 'seconds', '.1f')} | {_cell(x, 'findings', ',')} "
@@ -288,6 +319,15 @@ def _lake_lines(lake: Path) -> int:
     from invreconcile.engines.duckdb import lake_glob
     return duckdb.connect().execute(f"SELECT COUNT(*) FROM read_parquet('{lake_glob(lake, 'settlement_lines')}', "
                                     "hive_partitioning = false)").fetchone()[0]
+
+
+def _spark_version() -> str:
+    """PySpark's version, '' when it is not installed (pip install '.[spark]')."""
+    try:
+        import pyspark
+    except ImportError:
+        return ""
+    return pyspark.__version__
 
 
 def _mem_gb() -> float:
