@@ -56,6 +56,27 @@ def test_lake_layout(world):
     assert (root / "lake" / "code_ancestors" / "part-0.parquet").exists()
 
 
+def test_lake_index_lists_each_tables_parquet_files_by_store_directory(tmp_path):
+    """A file under store=X/month=.../ belongs to store=X, one directly in the table's folder
+    to no store directory; other files are not read."""
+    from invreconcile.engines.duckdb import lake_files, lake_index
+    files = {"sales/store=S1/month=2026-01/part-0.parquet": b"abc", "sales/store=S1/month=2026-02/part-0.parquet": b"d",
+             "sales/store=_/part-0.parquet": b"ef", "sales/part-9.parquet": b"", "sales/store=S2/notes.txt": b"x",
+             "items/store=_/part-0.parquet": b"gh"}
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    index = lake_index(tmp_path)
+    assert index["sales"] == [
+        ("", str(tmp_path / "sales/part-9.parquet"), 0),
+        ("store=S1", str(tmp_path / "sales/store=S1/month=2026-01/part-0.parquet"), 3),
+        ("store=S1", str(tmp_path / "sales/store=S1/month=2026-02/part-0.parquet"), 1),
+        ("store=_", str(tmp_path / "sales/store=_/part-0.parquet"), 2)]
+    assert index["items"] == [("store=_", str(tmp_path / "items/store=_/part-0.parquet"), 2)]
+    assert lake_files(index, "sales", ["S1"]) == [f for _, f, _ in index["sales"][1:3]]
+    assert lake_index(tmp_path / "no such lake") == {}
+
+
 def test_import_to_lake_skips_known_files(world, tmp_path):
     root, _ = world
     import shutil
