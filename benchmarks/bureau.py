@@ -121,7 +121,10 @@ def child(kind: str, *args, timeout: float | None = None) -> dict:
 
 
 def _cell(x: dict, key: str, fmt: str) -> str:
-    return "failed: " + x["failed"] if "failed" in x else format(x[key], fmt)
+    """One figure of a step's result; for a step that failed, why in its time cell (once a row)."""
+    if "failed" in x:
+        return "failed: " + x["failed"] if key in ("seconds", "total_s") else "-"
+    return format(x[key], fmt)
 
 
 def _renamed(cols: list[str], suffix: str, offset: int) -> str:
