@@ -294,7 +294,7 @@ def main() -> None:
           f"{platform.platform()}; DuckDB memory limit {a.duckdb_memory or 'DuckDB default (80% of RAM)'}; "
           f"invreconcile on DuckDB under {'jemalloc' if 'jemalloc' in jemalloc else 'the system allocator'}"
           + (f"; Spark {_spark_version()} in local mode, driver memory {a.spark_memory} (peak RSS: Python and JVM)"
-             if _spark_version() else "; Spark not installed"))
+             if any("spark" in r for r in rows) else "; Spark not run" if _spark_version() else "; Spark not installed"))
     print(f"import (base: {imp_sql['records']:,} records, {base_lines:,} settlement lines): "
           f"SQLite {imp_sql['records'] / imp_sql['seconds']:,.0f} records/s (peak {imp_sql['peak_rss_mb']:.0f} MB), "
           f"lake {imp_lake['records'] / imp_lake['seconds']:,.0f} records/s (peak {imp_lake['peak_rss_mb']:.0f} MB)")
