@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 SUFFIXED = {"store", "peer_store", "setl_id", "orig_setl_id", "psn_no", "certno", "mdtrt_id", "code",
             "parent_code", "ancestor", "doc_no", "bchno", "rtal_docno", "dynt_no", "rec_hash", "mdtrt_sn"}
 OFFSET = 100_000_000
+SPARK_MEMORY = "8g"   # Spark's driver memory in local mode, unless --spark-memory says otherwise
 
 
 def _rss_mb() -> float:
@@ -73,7 +74,7 @@ def step(kind: str, args: list[str]) -> dict:
     elif kind == "audit_spark":
         from invreconcile.audit import run_audit
         from invreconcile.engines.spark import SparkEngine
-        eng = SparkEngine(args[0], conf={"spark.driver.memory": os.environ.get("BENCH_SPARK_MEMORY", "8g")})
+        eng = SparkEngine(args[0], conf={"spark.driver.memory": os.environ.get("BENCH_SPARK_MEMORY", SPARK_MEMORY)})
         try:
             r = run_audit(None, engine=eng, save_findings=False, rules=args[1:] or None)
             out["findings"], out["errors"] = len(r.findings), r.errors
@@ -227,13 +228,14 @@ def main() -> None:
     ap.add_argument("--spark-up-to", type=int, default=2_000_000,
                     help="sizes up to this are also audited on Spark (local mode, all cores; 1M lines took 8 "
                          "minutes on 2 cores, so 10M is left out unless asked for)")
-    ap.add_argument("--spark-memory", default="8g", help="Spark's driver memory in local mode (spark.driver.memory)")
+    ap.add_argument("--spark-memory", default=SPARK_MEMORY, help="Spark's driver memory in local mode (spark.driver.memory)")
     ap.add_argument("--duckdb-memory", help="DuckDB's memory limit for the audits (e.g. 3GB; default: DuckDB's "
                                             "own, 80%% of RAM), as invreconcile audit --memory-limit")
     a = ap.parse_args()
     if a.duckdb_memory:
         os.environ["BENCH_DUCKDB_MEMORY"] = a.duckdb_memory  # read by the measured steps
     os.environ["BENCH_SPARK_MEMORY"] = a.spark_memory
+    spark = _spark_version()
     from invreconcile.sample import generate
     work = Path(a.work)
     if not a.reuse:
@@ -285,7 +287,7 @@ def main() -> None:
         res["pandas_two"] = child("pandas", lake, timeout=limit)
         if db is not None:
             res["sqlite"] = child("audit_sqlite", db, timeout=limit)
-        if lines <= a.spark_up_to and _spark_version():
+        if lines <= a.spark_up_to and spark:
             res["spark"] = child("audit_spark", lake, timeout=limit)
         print(json.dumps(res), file=sys.stderr)
         rows.append(res)
@@ -293,8 +295,8 @@ def main() -> None:
     print(f"\nmachine: {os.cpu_count()} cores, {_mem_gb():.0f} GB RAM, {platform.machine()}, Python {platform.python_version()}, "
           f"{platform.platform()}; DuckDB memory limit {a.duckdb_memory or 'DuckDB default (80% of RAM)'}; "
           f"invreconcile on DuckDB under {'jemalloc' if 'jemalloc' in jemalloc else 'the system allocator'}"
-          + (f"; Spark {_spark_version()} in local mode, driver memory {a.spark_memory} (peak RSS: Python and JVM)"
-             if any("spark" in r for r in rows) else "; Spark not run" if _spark_version() else "; Spark not installed"))
+          + (f"; Spark {spark} in local mode, driver memory {a.spark_memory} (peak RSS: Python and JVM)"
+             if any("spark" in r for r in rows) else "; Spark not run" if spark else "; Spark not installed"))
     print(f"import (base: {imp_sql['records']:,} records, {base_lines:,} settlement lines): "
           f"SQLite {imp_sql['records'] / imp_sql['seconds']:,.0f} records/s (peak {imp_sql['peak_rss_mb']:.0f} MB), "
           f"lake {imp_lake['records'] / imp_lake['seconds']:,.0f} records/s (peak {imp_lake['peak_rss_mb']:.0f} MB)")
