@@ -182,6 +182,20 @@ def test_duckdb_batch_reads_the_case_codes_of_its_own_codes(two_chains):
         assert {r for r in whole if r[0] in codes} <= part
 
 
+def test_plan_reads_the_values_of_event_and_code_kind_in_the_lake(two_chains):
+    """The plan's pass over the trace codes also collects the values of event and
+    code_kind (every row's, sorted), which the batches then read as ENUMs."""
+    import duckdb
+    import invreconcile.engines.duckdb as dd
+    values: dict = {}
+    dd.store_groups(two_chains, values=values)
+    con = duckdb.connect()
+    for column, tables in (("event", ["code_events"]), ("code_kind", ["code_events", "scans"])):
+        found = {v for t in tables for (v,) in con.execute(
+            f"SELECT DISTINCT {column} FROM read_parquet('{two_chains}/{t}/**/*.parquet') WHERE {column} IS NOT NULL").fetchall()}
+        assert values[column] == sorted(found) and "sold" in values["event"]
+
+
 def test_duckdb_batches_on_two_workers_give_the_same_findings_as_one_after_the_other(two_chains):
     """Two batches at once, each on a DuckDB database of its own (opening hours copied to
     both, evidence read in each): the findings of one worker doing both in turn."""

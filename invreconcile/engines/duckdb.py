@@ -170,7 +170,8 @@ def plan_batches(lake: Path, budget: int, memory_limit: str | None = None,
 
 
 def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[str] | None = None,
-                 index: dict | None = None, split_to: Path | None = None) -> tuple[list[list[str]], dict[str, int], int]:
+                 index: dict | None = None, split_to: Path | None = None,
+                 values: dict[str, list[str]] | None = None) -> tuple[list[list[str]], dict[str, int], int]:
     """The stores of ``lake`` in groups whose rows a rule may compare, so that a group is
     never split between batches: those where one trace code (or the case code it came in)
     occurs (see :data:`LINKS`). Values are compared by hash: a collision only puts two
@@ -185,8 +186,11 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
     (4.4M rows at 10M lines, 300 MB in memory and a fixed cost in every code rule), and the
     table no longer counts among the files every batch reads.
 
+    ``values`` (a dict), when given, gets the distinct values of each of
+    :data:`PLANNED_ENUMS` in the lake, sorted: read in the same pass as the codes.
+
     Needs the lake layout of docs/lake.md: a store's rows in its ``store=`` directories."""
-    from ..lake import BY_STORE, BY_STORE_MONTH
+    from ..lake import BY_STORE, BY_STORE_MONTH, table_schema
     index = lake_index(lake) if index is None else index
     split = bool(split_to and index.get("code_ancestors") and any(index.get(t) for t, _ in LINKS))
     size: dict[str, int] = {}
@@ -203,15 +207,24 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
             con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute("SET preserve_insertion_order = false")
         con.execute("SET enable_progress_bar = false")   # DuckDB's bar, printed into the CLI's output
-        # (value hash, store hash) pairs, then the values met in two stores or more
+        # (value hash, store hash) pairs, then the values met in two stores or more; in the
+        # same pass (grouping sets: no dearer than the pairs alone) the values of PLANNED_ENUMS
         def parts(union: bool) -> list[str]:
-            return [f"SELECT hash({col}) AS k, hash(COALESCE(store, '')) AS s FROM {_read_parquet([lake_glob(lake, table)], union=union)} "
-                    f"WHERE {col} IS NOT NULL AND {col} <> ''" for table, col in LINKS if index.get(table)]
+            return [f"SELECT CASE WHEN {col} <> '' THEN hash({col}) END AS k, hash(COALESCE(store, '')) AS s, "
+                    + ", ".join(c if c in columns[table] else f"NULL AS {c}" for c in PLANNED_ENUMS)
+                    + f" FROM {_read_parquet([lake_glob(lake, table)], union=union)}"
+                    for table, col in LINKS if index.get(table)]
+        columns = {table: {c for c, _ in table_schema(table)} for table, _ in LINKS}
         links = []
         if parts(True):
-            _on_parquet(con, lambda union: "CREATE TEMP TABLE d AS SELECT DISTINCT k, s FROM (" + " UNION ALL ".join(parts(union)) + ")")
+            # d: the pairs (g = 0; k is NULL for rows without a value) and the values (g = 3)
+            _on_parquet(con, lambda union: f"CREATE TEMP TABLE d AS SELECT k, s, {', '.join(PLANNED_ENUMS)}, GROUPING(k, s) AS g "
+                        f"FROM ({' UNION ALL '.join(parts(union))}) "
+                        f"GROUP BY GROUPING SETS ((k, s), {', '.join(f'({c})' for c in PLANNED_ENUMS)})")
+            for c in PLANNED_ENUMS if values is not None else ():
+                values[c] = [v for (v,) in con.execute(f"SELECT DISTINCT {c} FROM d WHERE g = 3 AND {c} IS NOT NULL ORDER BY 1").fetchall()]
             if index.get("code_ancestors"):
-                con.execute(f"INSERT INTO d SELECT DISTINCT hash(a.ancestor), d.s FROM d JOIN (SELECT DISTINCT code, ancestor "
+                con.execute(f"INSERT INTO d (k, s, g) SELECT DISTINCT hash(a.ancestor), d.s, 0 FROM d JOIN (SELECT DISTINCT code, ancestor "
                             f"FROM {_read_parquet([lake_glob(lake, 'code_ancestors')])} WHERE depth > 0) a ON hash(a.code) = d.k")
             links = con.execute("SELECT LIST(DISTINCT s) FROM d WHERE k IN (SELECT k FROM d GROUP BY k "
                                 "HAVING MIN(s) <> MAX(s)) GROUP BY k").fetchall()
@@ -408,7 +421,8 @@ class DuckDBEngine(TranslatingEngine):
 
     # ENUM types of the database (set again for each new one in _connect; a connection
     # handed in starts with none)
-    _store_enum_made, _enums, _enum_count = False, (), 0
+    _lake_types, _enums, _enum_count = frozenset(), (), 0
+    _planned: dict[str, list[str]] = {}   # PLANNED_ENUMS column -> the lake's values, read by the plan
 
     def __init__(self, lake: str | Path | None = None, ledger=None, *, database: str | None = None,
                  memory_limit: str | None = None, threads: int | None = None, conn=None,
@@ -445,9 +459,9 @@ class DuckDBEngine(TranslatingEngine):
     def _connect(self, database: str | None):
         memory_limit, threads = self._options
         conn = duckdb.connect(database or ":memory:")
-        # ENUM types live in a database: the lake's stores (made when first read, _store_type)
-        # and those of the last load's other columns (_as_enums)
-        self._store_enum_made, self._enums, self._enum_count = False, (), 0
+        # ENUM types live in a database: the lake's (made when first read, _lake_type) and
+        # those of the last load's other columns (_as_enums)
+        self._lake_types, self._enums, self._enum_count = set(), (), 0
         if self._tmp is not None:
             conn.execute(f"SET temp_directory = '{self._tmp.name}'")
             # a scratch file is never reopened: no checkpoints (loading twice as fast)
@@ -510,28 +524,37 @@ class DuckDBEngine(TranslatingEngine):
 
     def _parquet_select(self, table: str, columns: list[str], files: Sequence[str], loading: bool = False,
                         union: bool = True) -> str:
-        """SELECT of ``columns`` from ``files`` with the ledger's types; ``store`` as the
-        lake's ENUM when ``loading`` (a view keeps it as text: a table read through a view,
-        such as scans for evidence, is not checked for misplaced stores)."""
+        """SELECT of ``columns`` from ``files`` with the ledger's types; ``store`` and the
+        :data:`PLANNED_ENUMS` the plan read as the lake's ENUMs when ``loading`` (a view keeps
+        them as text: a table read through a view, such as scans for evidence, is not checked
+        for misplaced stores)."""
         from ..lake import BY_STORE, BY_STORE_MONTH, table_schema
         types = {c: _duck_type(t) for c, t in table_schema(table)}
-        if loading and table in BY_STORE_MONTH + BY_STORE and "store" in columns:
-            types["store"] = self._store_type()
+        if loading:
+            for c in [c for c in columns if c in self._planned and self._planned[c]]:
+                types[c] = self._lake_type(c)
+            if table in BY_STORE_MONTH + BY_STORE and "store" in columns:
+                types["store"] = self._lake_type("store")
         cols = ", ".join(f'CAST("{c}" AS {types[c]}) AS "{c}"' for c in columns)
         return f"SELECT {cols} FROM {_read_parquet(files, union=union)}"
 
-    def _store_type(self) -> str:
-        """An ENUM of the lake's stores (the names of its ``store=`` directories, where the
-        layout keeps each store's rows; '' and '_' for ``store=_``), made once per database,
-        the type ``store`` columns are read as (see :data:`ENUM_COLUMNS`). Cast as they are
-        read: converting them afterwards took 1.9 s more for the settlements of 10M lines."""
-        if not self._store_enum_made:
-            names = {_dir_store(part) for files in self._files.values() for part, _, _ in files
-                     if part.startswith("store=")}
-            self.conn.execute("CREATE TYPE lake_store AS ENUM (SELECT UNNEST(?::VARCHAR[]))",
-                              [sorted(names | {"", "_"})])
-            self._store_enum_made = True
-        return "lake_store"
+    def _lake_type(self, column: str) -> str:
+        """An ENUM of the lake's values of ``column``, made once per database, the type it
+        is read as (see :data:`ENUM_COLUMNS`): for ``store`` the names of the lake's
+        ``store=`` directories, where the layout keeps each store's rows ('' and '_' for
+        ``store=_``); for :data:`PLANNED_ENUMS` the values the plan found. Cast as they are
+        read: converting the stores afterwards took 1.9 s more for the settlements of 10M
+        lines; event and code_kind 0.16 s a batch."""
+        name = f"lake_{column}"
+        if name not in self._lake_types:
+            if column == "store":
+                values = sorted({_dir_store(part) for files in self._files.values() for part, _, _ in files
+                                 if part.startswith("store=")} | {"", "_"})
+            else:
+                values = self._planned[column]
+            self.conn.execute(f"CREATE TYPE {name} AS ENUM (SELECT UNNEST(?::VARCHAR[]))", [values])
+            self._lake_types.add(name)
+        return name
 
     def load(self, texts: Iterable[str]) -> None:
         """Load the lake tables that ``texts`` (SQL about to run) read into DuckDB, with the
@@ -545,7 +568,9 @@ class DuckDBEngine(TranslatingEngine):
             (budget, forced), self._plan = self._plan, None
             words = _words(self._texts)
             split = Path(self._tmp.name) / "code_ancestors" if "code_ancestors" in words else None
-            grouped = store_groups(self.lake, self._options[0], [t for t in TABLES if t in words], self._files, split)
+            planned: dict[str, list[str]] = {}
+            grouped = store_groups(self.lake, self._options[0], [t for t in TABLES if t in words], self._files, split,
+                                   planned)
             batches, largest = pack_batches(*grouped, budget)
             if self.workers > 1 and not forced:
                 # several at a time, each in its worker's share of the memory: when there are
@@ -557,6 +582,8 @@ class DuckDBEngine(TranslatingEngine):
                 else:
                     self.workers = 1
             self.batches = batches if len(batches) > 1 else []
+            if self.batches:
+                self._planned = planned
             if self.batches and split and split.is_dir():
                 self._per_batch["code_ancestors"] = group_files(split, grouped[0], self.batches)
             if largest > budget and not forced:   # too large for memory: DuckDB pages a database file
@@ -596,7 +623,7 @@ class DuckDBEngine(TranslatingEngine):
         files = self._on_parquet[table]
         row = self.conn.execute(
             f"SELECT filename, store FROM {_read_parquet(files, filename=True)} "
-            f"WHERE TRY_CAST(store AS {self._store_type()}) IS NULL AND store IS NOT NULL LIMIT 1").fetchone()
+            f"WHERE TRY_CAST(store AS {self._lake_type('store')}) IS NULL AND store IS NOT NULL LIMIT 1").fetchone()
         if row is None:
             return None
         return (f"{row[0]} holds a row of store '{row[1]}', which has no store= directory of its own; the lake "
@@ -614,7 +641,7 @@ class DuckDBEngine(TranslatingEngine):
             except duckdb.DependencyException:   # a table that outlives its batch still uses it
                 self._enums.append(name)
         self._enum_count += 1
-        for column in ENUM_COLUMNS:   # text in every table that has them
+        for column in [c for c in ENUM_COLUMNS if not self._planned.get(c)]:   # text in every table that has them
             tables = [t for t, cols in loaded.items() if column in cols]
             if not tables:
                 continue
@@ -728,7 +755,7 @@ class DuckDBEngine(TranslatingEngine):
         # (session 9, 10M lines at 3 GB: system time 71 -> 47 s, the audit 176-186 -> 166-177 s)
         worker.conn.execute(f"SET block_allocator_memory = '{share}'")
         worker.lake, worker._files, worker._texts, worker._big = self.lake, self._files, self._texts, True
-        worker._per_batch = self._per_batch
+        worker._per_batch, worker._planned = self._per_batch, self._planned
         worker.conn.execute("SET parquet_metadata_cache = false")   # each batch's files are read once
         worker.__dict__["_translated"] = self.__dict__.setdefault("_translated", {})
         from ..lake import TABLES
@@ -841,13 +868,21 @@ IN_MEMORY_PER_PARQUET_BYTE = 4
 
 #: text columns with few distinct values that the rules join, group and filter on, held as
 #: ENUMs once loaded (see :meth:`DuckDBEngine._as_enums`; ``store`` is read as one from the
-#: start, :meth:`DuckDBEngine._store_type`): DuckDB then hashes and compares small integers
+#: start, :meth:`DuckDBEngine._lake_type`, and so are :data:`PLANNED_ENUMS` in a batched
+#: audit): DuckDB then hashes and compares small integers
 #: instead of strings. The values are declared in sorted order, so that comparisons,
 #: ORDER BY, MIN/MAX and sorted lists give what the text would; functions on text (``||``,
 #: SUBSTR) take the text. Session 8, one batch of the 10M-line lake on one thread: loading,
 #: shared tables and rules 7.1-7.4 s -> 5.9 s, conversion (0.5 s) included. day and month,
 #: item names, persons cost more to convert than they saved.
 ENUM_COLUMNS = ("item_id", "event", "code_kind", "src_table")
+
+#: those of :data:`ENUM_COLUMNS` that only the tables of :data:`LINKS` have: a batched audit
+#: reads their values in the plan's pass over those tables (:func:`store_groups`) and
+#: declares them once for the lake, so that the batches read them as ENUMs instead of
+#: converting them (in a batch of the 10M-line lake, converting these two took 0.16 of the
+#: 0.42 s that the conversions take; collecting them costs the plan nothing measurable)
+PLANNED_ENUMS = ("event", "code_kind")
 
 
 def _lake_bytes(index: dict) -> int:
