@@ -255,16 +255,19 @@ def test_cli_says_when_a_lake_is_audited_in_batches(two_chains, tmp_path, monkey
 
 
 def test_duckdb_store_wide_tables_are_dropped_before_the_findings_are_made(two_chains):
-    """After the batches, the rules that compare all stores load every store's tables; they
-    are dropped (and their memory handed back) once those rules have run, and the evidence
-    of their findings still names its source file and row."""
-    engine = DuckDBEngine(two_chains, batch_bytes=1)
-    result = run_audit(None, engine=engine, save_findings=False)
-    assert len(engine.batches) == 2
-    loaded = {t for (t,) in engine.conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    assert not loaded & {"settlements", "settlement_lines", "items"}
-    wide = [f for f in result.findings if f.rule in ("store_outlier", "person_multi_store", "person_monthly_amount", "excess_supply")]
-    assert wide and all(e["src_file"] and e["src_row"] for f in wide for e in f.evidence)
+    """Before the batches, the rules that compare all stores load every store's tables,
+    without the columns that say where each row comes from; they are dropped (and their
+    memory handed back) once those rules have run. The evidence of their findings still
+    names its source file and row: the batches read those of the rows they hold."""
+    for workers in (1, 2):
+        engine = DuckDBEngine(two_chains, batch_bytes=1, workers=workers)
+        result = run_audit(None, engine=engine, save_findings=False)
+        assert len(engine.batches) == 2
+        loaded = {t for (t,) in engine.conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert not loaded & {"settlements", "settlement_lines", "items"}
+        wide = [f for f in result.findings if f.rule in ("store_outlier", "person_multi_store", "person_monthly_amount", "excess_supply")]
+        assert wide and all(e["src_file"] and e["src_row"] for f in wide for e in f.evidence)
+        assert all(e["id"] in engine._sources[e["table"]] for f in wide for e in f.evidence)   # found by the batches
 
 
 def test_duckdb_lake_with_rows_outside_their_store_directory_is_refused(two_chains, tmp_path, monkeypatch):

@@ -593,13 +593,16 @@ class DuckDBEngine(TranslatingEngine):
         if not self.batches:
             self._load(self._texts)
 
-    def _load(self, texts: Sequence[str]) -> None:
+    def _load(self, texts: Sequence[str], sources: bool = True) -> None:
+        """The tables ``texts`` read, with the columns they name, ``id``, and ``src_file``
+        and ``src_row`` when ``sources``."""
         from ..lake import BY_STORE, BY_STORE_MONTH, table_schema
         read = _columns_read(texts, list(getattr(self, "_on_parquet", {})))
         loaded: dict[str, list[str]] = {}
+        evidence = ("id", "src_file", "src_row") if sources else ("id",)
         for table in [t for t, words in read.items() if words]:
             words = read[table]
-            cols = [c for c, _ in table_schema(table) if c in words or c in ("id", "src_file", "src_row")]
+            cols = [c for c, _ in table_schema(table) if c in words or c in evidence]
             self.conn.execute(f"DROP VIEW IF EXISTS {table}")
             self._viewed.discard(table)
             try:
@@ -658,40 +661,48 @@ class DuckDBEngine(TranslatingEngine):
 
     def build_and_query(self, tables, indexes, jobs, keep=(), whole=()) -> list:
         """As :meth:`Engine.build_and_query`; for a lake larger than memory, in store groups
-        (:func:`plan_batches`): for each group of stores, its tables are loaded, the shared
-        views built and the rules run, then dropped; the rules in ``whole`` (positions in
-        ``jobs``: rules that compare stores with each other) run last over every store, with
-        only the tables they read. Each rule's rows are those of all groups together."""
+        (:func:`plan_batches`): the rules in ``whole`` (positions in ``jobs``: rules that
+        compare stores with each other) run first over every store, with only the tables
+        they read; then for each group of stores, its tables are loaded, the shared views
+        built and the other rules run, then dropped. Each rule's rows are those of all
+        groups together."""
         if not self.batches:
             return super().build_and_query(tables, indexes, jobs, keep)
         whole = set(whole)
         part = [i for i in range(len(jobs)) if i not in whole]
+        last = sorted(whole)
         out: list = [None] * len(jobs)
+        cited: dict[str, set[int]] = {}
+        if last:
+            # every store's tables, without where their rows come from (src_file and src_row,
+            # a fifth of their memory at 10M lines: 12.5 -> 11.1 s for this step): the batches
+            # look up the rows these findings cite while they hold them (_keep_sources)
+            wanted = tables_read(tables, [jobs[i][0] for i in last])
+            self._load([*(jobs[i][0] for i in last),
+                        *(f"CREATE VIEW {name} AS {sql}" for name, sql in tables if name in wanted and isinstance(sql, str))],
+                       sources=False)
+            answers = super().build_and_query([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in last], keep)
+            for i, answer in zip(last, answers):
+                out[i] = answer
+            cited = _cited(answers)
+            self._drop_all(tables)
         wanted = tables_read(tables, [jobs[i][0] for i in part])
-        for answers in self._run_batches([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in part], keep) if part else ():
+        for answers in self._run_batches([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in part], keep,
+                                         cited) if part else ():
             for i, answer in zip(part, answers):
                 if isinstance(out[i], Exception):
                     continue
                 out[i] = answer if out[i] is None or isinstance(answer, Exception) else (out[i][0], out[i][1] + answer[1])
-        for name, _ in tables:   # the last batch's
-            self.drop(name)
-        last = sorted(whole)
-        wanted = tables_read(tables, [jobs[i][0] for i in last])
-        texts = [*(jobs[i][0] for i in last),
-                 *(f"CREATE VIEW {name} AS {sql}" for name, sql in tables if name in wanted and isinstance(sql, str))]
-        # every store again; the tables the rules in whole read are loaded
-        self.attach_lake(self.lake)
-        if last:
-            self._load(texts)
-            answers = super().build_and_query([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in last], keep)
-            for i, answer in zip(last, answers):
-                out[i] = answer
-            # every store's tables (3 GB at 10M lines) dropped once the sources their evidence
-            # cites are read, before the findings are made in Python
-            self._keep_sources(answers)
-            self.attach_lake(self.lake)
-            self._release()
         return out
+
+    def _drop_all(self, tables) -> None:
+        """The shared tables and the loaded lake dropped, every store attached again, and
+        the memory they took given back (3 GB at 10M lines), before the findings are made
+        in Python or the next tables loaded."""
+        for name, _ in tables:
+            self.drop(name)
+        self.attach_lake(self.lake)
+        self._release()
 
     def _release(self) -> None:
         """Memory DuckDB holds for dropped tables given back to the system (it keeps it
@@ -704,13 +715,14 @@ class DuckDBEngine(TranslatingEngine):
         limit = self._options[0]
         self.conn.execute(f"SET memory_limit = '{limit}'" if limit else "RESET memory_limit")
 
-    def _run_batches(self, tables, indexes, jobs, keep) -> list:
+    def _run_batches(self, tables, indexes, jobs, keep, cited: dict[str, set[int]] | None = None) -> list:
         """Each batch's answers to ``jobs``, in batch order. With several workers, each is a
         DuckDB database of its own with a share of the memory limit and of the threads,
         taking the next batch when it is done. On two cores a batch on one thread costs about
         a tenth less CPU time than on two, and both cores stay busy through the Python steps
         (session 5, 10M-line lake, 3 GB: 43 batches two at a time 144-150 s in all, 19 larger ones one
-        after the other 157 s; the same findings)."""
+        after the other 157 s; the same findings). Each batch also reads the sources of the
+        rows in ``cited`` it holds (table -> ids)."""
         n = min(self.workers, len(self.batches))
         engines = [self._worker(n) for _ in range(n)] if n > 1 else [self]
         results: list = [None] * len(self.batches)
@@ -726,12 +738,13 @@ class DuckDBEngine(TranslatingEngine):
                     engine.attach_lake(self.lake, self.batches[i], i)
                     engine._load(self._texts)
                     results[i] = Engine.build_and_query(engine, tables, indexes, jobs, keep)
-                    engine._keep_sources(results[i])
+                    engine._keep_sources(results[i], cited)
                 except BaseException:
                     failed.append(i)
                     raise
         if n == 1:
             work(self)
+            self._drop_all(tables)   # the last batch's
             return results
         try:
             with ThreadPoolExecutor(n) as pool:
@@ -799,20 +812,14 @@ class DuckDBEngine(TranslatingEngine):
         return self.conn.execute(f"SELECT id, src_file, src_row FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))",
                                  [ids]).fetchall()
 
-    def _keep_sources(self, answers: Sequence) -> None:
+    def _keep_sources(self, answers: Sequence, cited: dict[str, set[int]] | None = None) -> None:
         """Where the evidence the rules cite comes from (file, row), read while the tables
         that hold it are loaded: afterwards it lies among the whole lake's files. Only the
-        references a finding shows (:func:`~invreconcile.findings.first_refs`)."""
-        from ..findings import first_refs
-        wanted: dict[str, set[int]] = {}
-        for answer in answers:
-            if isinstance(answer, Exception) or "evidence" not in answer[0]:
-                continue
-            k = answer[0].index("evidence")
-            for row in answer[1]:
-                if row[k] is not None:
-                    for table, rid in first_refs(str(row[k]).split(","))[0]:
-                        wanted.setdefault(table, set()).add(rid)
+        references a finding shows (:func:`_cited`); those of ``cited`` too, of the rows
+        this batch holds."""
+        wanted = _cited(answers)
+        for table, ids in (cited or {}).items():
+            wanted[table] = wanted.get(table, set()) | ids
         for table, ids in wanted.items():
             self._attach_named(table)
             if self._kind(table) is None:
@@ -883,6 +890,22 @@ ENUM_COLUMNS = ("item_id", "event", "code_kind", "src_table")
 #: converting them (in a batch of the 10M-line lake, converting these two took 0.16 of the
 #: 0.42 s that the conversions take; collecting them costs the plan nothing measurable)
 PLANNED_ENUMS = ("event", "code_kind")
+
+
+def _cited(answers: Sequence) -> dict[str, set[int]]:
+    """The rows (table -> ids) that the rules' answers cite as the evidence a finding shows
+    (:func:`~invreconcile.findings.first_refs`)."""
+    from ..findings import first_refs
+    wanted: dict[str, set[int]] = {}
+    for answer in answers:
+        if isinstance(answer, Exception) or "evidence" not in answer[0]:
+            continue
+        k = answer[0].index("evidence")
+        for row in answer[1]:
+            if row[k] is not None:
+                for table, rid in first_refs(str(row[k]).split(","))[0]:
+                    wanted.setdefault(table, set()).add(rid)
+    return wanted
 
 
 def _lake_bytes(index: dict) -> int:
