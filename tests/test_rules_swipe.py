@@ -189,8 +189,13 @@ def test_split_settlement(led):
     led.settle(S1, "B", day(7, 11, 5), total=20)
     led.settle(S1, "FAMILY", day(7, 9), total=150)
     led.settle(S1, "FAMILY", day(7, 15), total=150)
+    led.settle(S1, "C", day(8, 8), total=250)      # one purchase above the limit, then two parts
+    c_parts = [led.settle(S1, "C", day(8, 13, 4 * k), total=t) for k, t in enumerate((120, 90))]
+    led.settle(S1, "D", day(8, 9), total=250)      # above the limit, and a small one right after
+    led.settle(S1, "D", day(8, 9, 3), total=20)
     found = led.audit("split_settlement")
-    assert [(f.psn_nos, f.setl_ids, f.severity, f.amount_fen) for f in found] == [(["A"], sorted(parts), "high", 50000)]
+    assert [(f.psn_nos, f.setl_ids, f.severity, f.amount_fen) for f in found] == [
+        (["A"], sorted(parts), "high", 50000), (["C"], sorted(c_parts), "medium", 21000)]
 
 
 def test_swipe_refund_cycle(led):
