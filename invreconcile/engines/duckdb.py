@@ -217,10 +217,11 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
         columns = {table: {c for c, _ in table_schema(table)} for table, _ in LINKS}
         links = []
         if parts(True):
-            # d: the pairs (g = 0; k is NULL for rows without a value) and the values (g = 3)
+            # d: the pairs (g = 0; not those of rows without a value) and the values (g = 3)
             _on_parquet(con, lambda union: f"CREATE TEMP TABLE d AS SELECT k, s, {', '.join(PLANNED_ENUMS)}, GROUPING(k, s) AS g "
                         f"FROM ({' UNION ALL '.join(parts(union))}) "
-                        f"GROUP BY GROUPING SETS ((k, s), {', '.join(f'({c})' for c in PLANNED_ENUMS)})")
+                        f"GROUP BY GROUPING SETS ((k, s), {', '.join(f'({c})' for c in PLANNED_ENUMS)}) "
+                        f"HAVING k IS NOT NULL OR GROUPING(k, s) <> 0")
             for c in PLANNED_ENUMS if values is not None else ():
                 values[c] = [v for (v,) in con.execute(f"SELECT DISTINCT {c} FROM d WHERE g = 3 AND {c} IS NOT NULL ORDER BY 1").fetchall()]
             if index.get("code_ancestors"):
