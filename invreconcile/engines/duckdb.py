@@ -192,7 +192,8 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
     Needs the lake layout of docs/lake.md: a store's rows in its ``store=`` directories."""
     from ..lake import BY_STORE, BY_STORE_MONTH, table_schema
     index = lake_index(lake) if index is None else index
-    split = bool(split_to and index.get("code_ancestors") and any(index.get(t) for t, _ in LINKS))
+    linked = [(table, col) for table, col in LINKS if index.get(table)]
+    split = bool(split_to and index.get("code_ancestors") and linked)
     size: dict[str, int] = {}
     shared = 0
     for table in [t for t in index if tables is None or t in tables]:
@@ -209,14 +210,15 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
         con.execute("SET enable_progress_bar = false")   # DuckDB's bar, printed into the CLI's output
         # (value hash, store hash) pairs, then the values met in two stores or more; in the
         # same pass (grouping sets) the values of PLANNED_ENUMS
+        columns = {table: {c for c, _ in table_schema(table)} for table, _ in linked}
+
         def parts(union: bool) -> list[str]:
             return [f"SELECT CASE WHEN {col} <> '' THEN hash({col}) END AS k, hash(COALESCE(store, '')) AS s, "
                     + ", ".join(c if c in columns[table] else f"NULL AS {c}" for c in PLANNED_ENUMS)
                     + f" FROM {_read_parquet([lake_glob(lake, table)], union=union)}"
-                    for table, col in LINKS if index.get(table)]
-        columns = {table: {c for c, _ in table_schema(table)} for table, _ in LINKS}
+                    for table, col in linked]
         links = []
-        if parts(True):
+        if linked:
             # d: the pairs (g = 0; not those of rows without a value) and the values (g = 3)
             _on_parquet(con, lambda union: f"CREATE TEMP TABLE d AS SELECT k, s, {', '.join(PLANNED_ENUMS)}, GROUPING(k, s) AS g "
                         f"FROM ({' UNION ALL '.join(parts(union))}) "
@@ -462,7 +464,7 @@ class DuckDBEngine(TranslatingEngine):
         conn = duckdb.connect(database or ":memory:")
         # ENUM types live in a database: the lake's (made when first read, _lake_type) and
         # those of the last load's other columns (_as_enums)
-        self._lake_types, self._enums, self._enum_count = set(), (), 0
+        self._lake_types, self._enums, self._enum_count = frozenset(), (), 0
         if self._tmp is not None:
             conn.execute(f"SET temp_directory = '{self._tmp.name}'")
             # a scratch file is never reopened: no checkpoints (loading twice as fast)
@@ -532,7 +534,7 @@ class DuckDBEngine(TranslatingEngine):
         from ..lake import BY_STORE, BY_STORE_MONTH, table_schema
         types = {c: _duck_type(t) for c, t in table_schema(table)}
         if loading:
-            for c in [c for c in columns if c in self._planned and self._planned[c]]:
+            for c in [c for c in columns if self._planned.get(c)]:
                 types[c] = self._lake_type(c)
             if table in BY_STORE_MONTH + BY_STORE and "store" in columns:
                 types["store"] = self._lake_type("store")
@@ -554,7 +556,7 @@ class DuckDBEngine(TranslatingEngine):
             else:
                 values = self._planned[column]
             self.conn.execute(f"CREATE TYPE {name} AS ENUM (SELECT UNNEST(?::VARCHAR[]))", [values])
-            self._lake_types = self._lake_types | {name}   # a connection handed in starts with the class's none
+            self._lake_types = self._lake_types | {name}
         return name
 
     def load(self, texts: Iterable[str]) -> None:
