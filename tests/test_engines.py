@@ -254,15 +254,25 @@ def test_cli_says_when_a_lake_is_audited_in_batches(two_chains, tmp_path, monkey
     assert found and {f["store"].endswith("y1") for f in found} == {True, False}   # both chains' findings
 
 
-def test_duckdb_store_wide_tables_are_dropped_before_the_findings_are_made(two_chains):
+def test_duckdb_store_wide_tables_are_dropped_before_the_findings_are_made(two_chains, monkeypatch):
     """Before the batches, the rules that compare all stores load every store's tables,
     without the columns that say where each row comes from; they are dropped (and their
     memory handed back) once those rules have run. The evidence of their findings still
-    names its source file and row: the batches read those of the rows they hold."""
+    names its source file and row: each batch reads those of the rows its stores hold, and
+    looks up no other store's."""
+    import duckdb
+    given = []   # the cited rows given to each batch
+    split = DuckDBEngine._cited_by_batch
+    monkeypatch.setattr(DuckDBEngine, "_cited_by_batch", lambda self, cited: given.append(split(self, cited)) or given[-1])
+    store_of = dict(duckdb.connect().execute(
+        f"SELECT id, store FROM read_parquet('{two_chains}/settlements/**/*.parquet')").fetchall())
     for workers in (1, 2):
         engine = DuckDBEngine(two_chains, batch_bytes=1, workers=workers)
         result = run_audit(None, engine=engine, save_findings=False)
         assert len(engine.batches) == 2
+        rows = [batch.get("settlements", set()) for batch in given[-1]]
+        assert all(rows) and not rows[0] & rows[1]
+        assert all(store_of[i] in stores for stores, mine in zip(engine.batches, rows) for i in mine)
         loaded = {t for (t,) in engine.conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         assert not loaded & {"settlements", "settlement_lines", "items"}
         wide = [f for f in result.findings if f.rule in ("store_outlier", "person_multi_store", "person_monthly_amount", "excess_supply")]
