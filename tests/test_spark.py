@@ -6,9 +6,11 @@ whole-stage code generation and no adaptive re-planning: the sample is small, an
 compiling code or re-planning per query costs more than it saves)."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
+import time
 
 import pytest
 
@@ -37,8 +39,9 @@ CONF = {"spark.sql.shuffle.partitions": "1", "spark.sql.codegen.wholeStage": "fa
 
 
 @pytest.fixture(scope="module")
-def spark():
-    session = build_session("local[2]", CONF, app_name="invreconcile-tests")
+def spark(tmp_path_factory):
+    scratch = tmp_path_factory.mktemp("spark-scratch")   # its shuffle files, for the test that counts them
+    session = build_session("local[2]", {**CONF, "spark.local.dir": str(scratch)}, app_name="invreconcile-tests")
     yield session
     session.stop()
 
@@ -117,6 +120,36 @@ def test_translate_keeps_one_source():
     assert translate("SELECT GROUP_CONCAT(DISTINCT 'r:' || id) FROM t") == \
         "SELECT ARRAY_JOIN(ARRAY_SORT(COLLECT_SET('r:' || id)), ',') FROM t"
     assert "AS BIGINT" in translate("SELECT CAST(x AS INTEGER) FROM t")
+
+
+def test_finished_statements_leave_no_shuffle_files(world, spark):
+    """The audit pauses Python's cycle collector; Spark must still be able to delete the
+    shuffle files of each statement once it has run, or they fill the scratch disk (at
+    10M lines, the 45 GB that were free)."""
+    root, db, _, _ = world
+    engine = SparkEngine(root / "lake", db, spark=spark, conf=CONF)
+    scratch = spark.conf.get("spark.local.dir")
+
+    def shuffle_files():
+        return {os.path.join(d, f) for d, _, files in os.walk(scratch) for f in files if f.startswith("shuffle_")}
+
+    before = shuffle_files()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        for column in ("store", "psn_no", "day"):
+            engine.query(f"SELECT {column}, COUNT(*) AS n FROM settlements GROUP BY {column}")
+        made = shuffle_files() - before
+        assert made, "the GROUP BYs should have shuffled"
+        deadline = time.monotonic() + 60
+        while made & shuffle_files() and time.monotonic() < deadline:
+            spark._jvm.System.gc()   # Spark deletes them once the JVM collects the statements' plans
+            time.sleep(0.5)
+        assert not made & shuffle_files()
+    finally:
+        if was:
+            gc.enable()
+        engine.close()
 
 
 def test_get_engine_needs_data():

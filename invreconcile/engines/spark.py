@@ -32,6 +32,7 @@ Nothing is fetched at run time: plain Parquet and SQL need no extra jars.
 from __future__ import annotations
 
 import decimal
+import gc
 import os
 import sqlite3
 import tempfile
@@ -130,6 +131,18 @@ def _ddl_columns(ddl: str) -> list[tuple[str, str]]:
         kind = col.args.get("kind")
         out.append((col.name, kind.sql(dialect="sqlite") if kind is not None else "TEXT"))
     return out
+
+
+def _release() -> None:
+    """Free the Python side of the Java objects a statement used, so that the JVM can drop
+    the statement's plan and Spark its shuffle files. py4j's objects reference themselves
+    (a JavaObject keeps the methods called on it, and they point back to it), so only
+    Python's cycle collector frees them, and the audit pauses that collector
+    (audit._no_gc): Spark then kept every statement's shuffle files in ``spark.local.dir``
+    until the session ended (531 MB at the end of a 100k-line audit, 91 MB at most with
+    this; at 10M lines 12 rules failed for want of the 45 GB of disk that was free). The
+    statement's objects are new, so a collection of the youngest generation finds them."""
+    gc.collect(0)
 
 
 def _plain(value):
@@ -255,7 +268,10 @@ class SparkEngine(TranslatingEngine):
     def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         df = self.spark.sql(self.sql(inline_params(sql, params or {})))
         rows = df.collect()
-        return list(df.columns), [tuple(_plain(v) for v in row) for row in rows]
+        columns = list(df.columns)
+        del df
+        _release()
+        return columns, [tuple(_plain(v) for v in row) for row in rows]
 
     def source_rows(self, table: str, ids) -> list[tuple]:
         """Evidence rows read from the lake's files with pyarrow, not a Spark job each."""
@@ -291,6 +307,8 @@ class SparkEngine(TranslatingEngine):
         df.createOrReplaceTempView(name)
         self._views.add(name)
         self.spark.sql(f"CACHE TABLE `{name}`")
+        del df
+        _release()
 
     def index(self, name: str, columns: Sequence[str]) -> None:
         """No-op: Spark has no indexes."""
