@@ -34,6 +34,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -74,6 +75,12 @@ def step(kind: str, args: list[str]) -> dict:
     elif kind == "audit_spark":
         from invreconcile.audit import run_audit
         from invreconcile.engines.spark import SparkEngine
+        # Spark's scratch disk (shuffle files): a directory of its own, in the one the user
+        # gave Spark (SPARK_LOCAL_DIRS) or the system's temporary one, its size sampled
+        base = os.environ.get("SPARK_LOCAL_DIRS", "").split(",")[0] or None
+        scratch = Path(tempfile.mkdtemp(prefix="invreconcile-spark-scratch-", dir=base))
+        os.environ["SPARK_LOCAL_DIRS"] = str(scratch)   # read by the JVM started below
+        sampler = _DiskPeak(scratch)
         eng = SparkEngine(args[0], conf={"spark.driver.memory": os.environ.get("BENCH_SPARK_MEMORY", SPARK_MEMORY)})
         try:
             r = run_audit(None, engine=eng, save_findings=False, rules=args[1:] or None)
@@ -82,7 +89,9 @@ def step(kind: str, args: list[str]) -> dict:
             # added to this one's below)
             out["jvm_peak_rss_mb"] = _peak_rss_mb(eng.spark.sparkContext._gateway.proc.pid)
         finally:
+            out["scratch_peak_mb"] = sampler.stop() / 2**20
             eng.close()
+            shutil.rmtree(scratch, ignore_errors=True)
     elif kind in ("pandas", "duckdb_sql"):
         sys.path.insert(0, str(HERE))
         import pandas_two_rules
@@ -93,6 +102,36 @@ def step(kind: str, args: list[str]) -> dict:
     out["seconds"] = time.perf_counter() - t0
     out["peak_rss_mb"] = _rss_mb() + out.get("jvm_peak_rss_mb", 0)
     return out
+
+
+class _DiskPeak:
+    """The largest size of the files under ``folder``, sampled every 2 s in a thread."""
+
+    def __init__(self, folder: Path):
+        import threading
+        self.folder, self.peak, self._done = folder, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _size(self) -> int:
+        total = 0
+        for root, _, files in os.walk(self.folder):
+            for name in files:
+                try:
+                    total += os.path.getsize(os.path.join(root, name))
+                except OSError:   # deleted while walked
+                    pass
+        return total
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, self._size())
+            self._done.wait(2)
+
+    def stop(self) -> int:
+        self._done.set()
+        self._thread.join()
+        return max(self.peak, self._size())
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -308,6 +347,9 @@ def main() -> None:
                 x = r[eng]
                 print(f"| {r['lines']:,} | {eng} | {_cell(x, 'seconds', '.1f')} | {_cell(x, 'findings', ',')} "
                       f"| {_cell(x, 'peak_rss_mb', '.0f')} |")
+    scratch = [f"{r['lines']:,} lines {_cell(r['spark'], 'scratch_peak_mb', ',.0f')} MB" for r in rows if "spark" in r]
+    if scratch:
+        print("Spark's scratch disk (shuffle files) at its largest: " + "; ".join(scratch))
     print("\nTwo rules (resold codes, negative running stock), seconds / peak RSS MB:")
     print("| settlement lines | invreconcile rules on DuckDB | analyst's version in pandas | same in DuckDB SQL | pandas / DuckDB SQL |")
     print("|---:|---:|---:|---:|---:|")
