@@ -41,7 +41,12 @@ CONF = {"spark.sql.shuffle.partitions": "1", "spark.sql.codegen.wholeStage": "fa
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("spark-scratch")   # its shuffle files, for the test that counts them
-    session = build_session("local[2]", {**CONF, "spark.local.dir": str(scratch)}, app_name="invreconcile-tests")
+    given = os.environ.pop("SPARK_LOCAL_DIRS", None)      # would take the place of spark.local.dir
+    try:
+        session = build_session("local[2]", {**CONF, "spark.local.dir": str(scratch)}, app_name="invreconcile-tests")
+    finally:
+        if given is not None:
+            os.environ["SPARK_LOCAL_DIRS"] = given
     yield session
     session.stop()
 
