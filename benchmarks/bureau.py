@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -108,7 +109,6 @@ class _DiskPeak:
     """The largest size of the files under ``folder``, sampled every 2 s in a thread."""
 
     def __init__(self, folder: Path):
-        import threading
         self.folder, self.peak, self._done = folder, 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()

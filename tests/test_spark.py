@@ -6,7 +6,6 @@ whole-stage code generation and no adaptive re-planning: the sample is small, an
 compiling code or re-planning per query costs more than it saves)."""
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
 
 from click.testing import CliRunner  # noqa: E402
 
-from invreconcile.audit import run_audit  # noqa: E402
+from invreconcile.audit import _no_gc, run_audit  # noqa: E402
 from invreconcile.cli import main  # noqa: E402
 from invreconcile.engines import ENGINES, SQLiteEngine, get_engine  # noqa: E402
 from invreconcile.engines.spark import SparkEngine, build_session, translate  # noqa: E402
@@ -139,21 +138,18 @@ def test_finished_statements_leave_no_shuffle_files(world, spark):
         return {os.path.join(d, f) for d, _, files in os.walk(scratch) for f in files if f.startswith("shuffle_")}
 
     before = shuffle_files()
-    was = gc.isenabled()
-    gc.disable()
     try:
-        for column in ("store", "psn_no", "day"):
-            engine.query(f"SELECT {column}, COUNT(*) AS n FROM settlements GROUP BY {column}")
-        made = shuffle_files() - before
-        assert made, "the GROUP BYs should have shuffled"
-        deadline = time.monotonic() + 60
-        while made & shuffle_files() and time.monotonic() < deadline:
-            spark._jvm.System.gc()   # Spark deletes them once the JVM collects the statements' plans
-            time.sleep(0.5)
-        assert not made & shuffle_files()
+        with _no_gc():   # as during an audit
+            for column in ("store", "psn_no", "day"):
+                engine.query(f"SELECT {column}, COUNT(*) AS n FROM settlements GROUP BY {column}")
+            made = shuffle_files() - before
+            assert made, "the GROUP BYs should have shuffled"
+            deadline = time.monotonic() + 60
+            while made & shuffle_files() and time.monotonic() < deadline:
+                spark._jvm.System.gc()   # Spark deletes them once the JVM collects the statements' plans
+                time.sleep(0.5)
+            assert not made & shuffle_files()
     finally:
-        if was:
-            gc.enable()
         engine.close()
 
 
