@@ -99,6 +99,8 @@ def normalize(raw: str) -> str:
     '81234567|89'
     """
     s = str(raw)
+    if s.isascii() and s.isalnum():  # most scans: nothing to normalize but the case
+        return s.upper()
     for _ in range(6):  # upper() and NFKC can feed each other; stop at the fixed point
         t = _once(s)
         if t == s:

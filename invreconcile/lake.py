@@ -243,7 +243,7 @@ class _LakeImport:
             return
         import pyarrow.parquet as pq
         names = [c for c, _ in table_schema(table)]
-        tbl = _arrow_from_rows(table, names, [tuple(r.get(c) for c in names) for r in rows])
+        tbl = _arrow_from_rows(table, names, [tuple(map(r.get, names)) for r in rows])
         n = self.parts.get(table, 0)
         self.parts[table] = n + 1
         (self.stage / table).mkdir(exist_ok=True)
@@ -274,7 +274,7 @@ class _LakeImport:
                 sources.append(f"SELECT {', '.join(names)} FROM read_parquet('{self.stage / table}/*.parquet')")
             if table == "items":
                 rows = sorted(self.items.values(), key=lambda r: r["id"])
-                d.register("_items_rows", _arrow_from_rows(table, names, [tuple(r.get(c) for c in names) for r in rows]))
+                d.register("_items_rows", _arrow_from_rows(table, names, [tuple(map(r.get, names)) for r in rows]))
                 sources = ["SELECT * FROM _items_rows"]
             elif table == "item_products":
                 d.register("_ip_rows", _arrow_from_rows(table, ["product_key", "store", "item_id"], sorted(self.item_products)))

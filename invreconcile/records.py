@@ -56,14 +56,17 @@ class Rejected(Exception):
 
 # --------------------------------------------------------------------------- values
 
+_EMPTY_WORDS = frozenset(("nan", "none", "null"))
+
+
 def clean(v) -> str:
     if v is None:
         return ""
-    s = str(v)
+    s = v if type(v) is str else str(v)
     if not s.isascii():
         s = unicodedata.normalize("NFKC", s)
     s = s.strip()
-    return "" if s.lower() in ("nan", "none", "null") else s
+    return "" if len(s) <= 4 and s.lower() in _EMPTY_WORDS else s
 
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S.%f", "%Y%m%d%H%M%S",
@@ -252,11 +255,14 @@ def quantity(rec: _Rec, ctx: Ctx, store: str, item_id: str | None, *names) -> di
     return dict(qty=qty, qty_orig=v, unit_orig=unit)
 
 
+_EXCEL_NUMBER = re.compile(r"\d(\.\d+)?[eE]\+?\d+")  # a code Excel turned into 8.1E+19
+
+
 def trace_codes(rec: _Rec) -> list:
     raw = rec.f.get("drug_trac_codg")
     out = []
     for piece in codes_mod.split_codes(None if raw is None else str(raw)):
-        if re.fullmatch(r"\d(\.\d+)?[eE]\+?\d+", piece.strip()):
+        if _EXCEL_NUMBER.fullmatch(piece.strip()):
             raise Rejected("excel_number_code", rec.col("drug_trac_codg"), piece)
         out.append(codes_mod.parse(piece))
     return out
