@@ -250,7 +250,19 @@ def codes_parse(texts, as_json):
 
 # --------------------------------------------------------------------------- audit
 
-def _print_findings_summary(result, limit: int = 20) -> None:
+reveal_option = click.option(
+    "--reveal", is_flag=True,
+    help="Show person numbers, names and ID numbers unmasked (authorised users only; masked by default).")
+
+
+def _console_privacy(reveal: bool):
+    from .reports.privacy import Privacy
+    return Privacy(reveal=reveal)
+
+
+def _print_findings_summary(result, privacy, limit: int = 20) -> None:
+    from .reports.model import mask_finding
+
     s = result.summary()
     click.echo(T(f"发现 {s['findings']} 条疑点（运行规则 {len(s['rules_run'])} 条）",
                  f"{s['findings']} findings ({len(s['rules_run'])} rules run)"))
@@ -264,7 +276,7 @@ def _print_findings_summary(result, limit: int = 20) -> None:
     lang = _lang()
     for f in result.findings[:limit]:
         title = f.title_en if lang == "en" else f.title_zh
-        msg = f.message_en if lang == "en" else f.message_zh
+        msg = mask_finding(f.as_dict(lang), privacy, {})["message"]
         click.echo(f"[{f.severity}] {f.id}  {f.store}  {title}: {msg}")
     if len(result.findings) > limit:
         click.echo(T(f"……另有 {len(result.findings) - limit} 条，用 --json 导出或 invreconcile explain ID 查看",
@@ -289,9 +301,12 @@ def _print_findings_summary(result, limit: int = 20) -> None:
               help="Spark master URL for --engine spark (spark://HOST:7077, yarn, local[N]).")
 @click.option("--memory-limit", help="Memory DuckDB may use for --engine duckdb, e.g. 4GB (default: 80% of RAM); "
                                      "a larger lake is audited a group of stores at a time (docs/lake.md).")
+@reveal_option
 def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, lake_dir=None, spark_master="local[*]",
-              memory_limit=None):
-    """Run the rules, store the findings and print a summary. 稽核。"""
+              memory_limit=None, reveal=False):
+    """Run the rules, store the findings and print a summary (and --json) with persons
+    masked. 稽核。"""
+    from .reports.model import mask_finding
     from .audit import run_audit
     from .rules import load_config
 
@@ -320,13 +335,15 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
                      f"lake larger than memory: audited in {n} batches of stores, {w} at a time (stores sharing "
                      "a trace code in one batch)"), err=True)
     lang = _lang()
+    privacy = _console_privacy(reveal)
     if json_path:
-        payload = json.dumps([f.as_dict(lang) for f in result.findings], ensure_ascii=False, indent=1)
+        payload = json.dumps([mask_finding(f.as_dict(lang), privacy, {}) for f in result.findings],
+                             ensure_ascii=False, indent=1)
         if json_path == "-":
             click.echo(payload)
             return
         Path(json_path).write_text(payload + "\n", encoding="utf-8")
-    _print_findings_summary(result)
+    _print_findings_summary(result, privacy)
     if result.errors:
         sys.exit(1)
 
@@ -375,12 +392,19 @@ def rules_cmd(config):
             click.echo(f"  [rules.{r.id}] {p.name} = {values[p.name]!r}  # {p.doc}")
 
 
+#: columns of evidence rows that hold personal data (insured persons, prescribing doctors,
+#: pharmacists), and their kind (reports.privacy)
+PERSONAL_COLUMNS = {"psn_no": "psn", "psn_name": "name", "certno": "id", "prsc_dr_name": "name", "phar_name": "name"}
+
+
 @main.command()
 @click.argument("finding_id")
 @db_option
-def explain(finding_id, db_path):
-    """Show one finding with its evidence rows. 查看疑点及证据。"""
+@reveal_option
+def explain(finding_id, db_path, reveal):
+    """Show one finding with its evidence rows, persons masked. 查看疑点及证据。"""
     from .findings import load
+    from .reports.model import mask_finding
 
     db = open_ledger(db_path, create=False)
     found = load(db, finding_id=finding_id)
@@ -389,12 +413,14 @@ def explain(finding_id, db_path):
                                      f"no finding with id {finding_id}; run invreconcile audit first"))
     f = found[0]
     lang = _lang()
+    privacy = _console_privacy(reveal)
+    shown_f = mask_finding(f.as_dict(lang), privacy, {})
     click.echo(f"{f.id}  [{f.category}, {f.severity}]  {f.title_en if lang == 'en' else f.title_zh}")
     click.echo(f"  {T('门店', 'store')}: {f.store}   {T('期间', 'period')}: {f.period}   "
                f"{T('涉及医保金额', 'amount at risk')}: {f.amount_at_risk:.2f}")
-    click.echo(f"  {f.message_en if lang == 'en' else f.message_zh}")
+    click.echo(f"  {shown_f['message']}")
     for label, values in ((T("结算ID", "settlements"), f.setl_ids), (T("追溯码", "codes"), f.codes),
-                          (T("人员编号", "persons"), f.psn_nos), (T("商品", "items"), f.items)):
+                          (T("人员编号", "persons"), shown_f["psn_nos"]), (T("商品", "items"), f.items)):
         if values:
             click.echo(f"  {label}: {', '.join(values[:20])}{' ...' if len(values) > 20 else ''}")
     click.echo(T(f"证据（{f.evidence_total} 行）：", f"Evidence ({f.evidence_total} rows):"))
@@ -402,7 +428,8 @@ def explain(finding_id, db_path):
         row = db.conn.execute(f"SELECT * FROM {ev['table']} WHERE id = ?", (ev["id"],))
         names = [d[0] for d in row.description]
         values = row.fetchone() or ()
-        shown = {k: v for k, v in zip(names, values) if v not in (None, "") and k not in
+        shown = {k: privacy.apply(PERSONAL_COLUMNS[k], v) if k in PERSONAL_COLUMNS else v
+                 for k, v in zip(names, values) if v not in (None, "") and k not in
                  ("rec_hash", "src_sha256", "src_file", "src_row", "day", "month", "epoch", "hour", "tod_min", "dow", "deleted", "uploads", "id")}
         click.echo(f"  {ev['src_file']}:{ev['src_row']}  {ev['table']}  " + json.dumps(shown, ensure_ascii=False))
 
@@ -410,12 +437,13 @@ def explain(finding_id, db_path):
 @main.command()
 @click.argument("code")
 @db_option
-def trace(code, db_path):
-    """The whole life of one trace code across stores and sources. 追溯码全生命周期。"""
+@reveal_option
+def trace(code, db_path, reveal):
+    """The whole life of one trace code across stores and sources (persons masked). 追溯码全生命周期。"""
     from .trace import code_history
 
     db = open_ledger(db_path, create=False)
-    tc, events = code_history(db, code)
+    tc, events = code_history(db, code, mask_psn=_console_privacy(reveal).psn)
     click.echo(f"{tc.key or tc.text}  {tc.kind}  {tc.describe(_lang())}")
     if not events:
         click.echo(T("台账中没有这个码的任何记录", "The ledger has no record of this code"))

@@ -23,8 +23,9 @@ WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id IN (
 """
 
 
-def code_history(db, text: str):
-    """Return (TraceCode, events) for a code as scanned or as stored."""
+def code_history(db, text: str, mask_psn=lambda psn: psn):
+    """Return (TraceCode, events) for a code as scanned or as stored; person numbers in
+    the events' details pass through ``mask_psn``."""
     tc = codes_mod.parse(text)
     key = tc.key or tc.text
     rows = db.conn.execute(f"{EVENT_SQL} UNION ALL {REVERSAL_SQL} ORDER BY 14, 3", {"code": key}).fetchall()
@@ -36,7 +37,7 @@ def code_history(db, text: str):
         parts = []
         if code != key:
             parts.append(f"via {code}")
-        for label, v in (("item", item), ("qty", qty), ("setl_id", setl), ("psn", psn), ("doc", doc),
+        for label, v in (("item", item), ("qty", qty), ("setl_id", setl), ("psn", mask_psn(psn)), ("doc", doc),
                          ("peer", peer), ("mode", detail)):
             if v not in (None, ""):
                 parts.append(f"{label}={v}")

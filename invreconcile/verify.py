@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import codes as codes_mod
+from .reports.privacy import mask_psn
 
 __all__ = ["Verdict", "verdict", "record_scan", "stocktake_report", "StocktakeReport",
            "STATUSES", "MODES", "code_state"]
@@ -210,8 +211,8 @@ def _where(e: dict, lang: str) -> str:
     unknown, at, setl, doc, person, sep = _WHERE_LABELS["zh" if lang == "zh" else "en"]
     parts = [at.format(ts=e["ts"] or unknown, store=e["store"])]
     for label, key in ((setl, "setl_id"), (doc, "doc_no"), (person, "psn_no")):
-        if e[key]:
-            parts.append(f"{label} {e[key]}")
+        if e[key]:   # the person number masked, as everywhere it is shown (reports.privacy)
+            parts.append(f"{label} {mask_psn(e[key]) if key == 'psn_no' else e[key]}")
     return sep.join(parts)
 
 

@@ -76,6 +76,47 @@ def test_trace_and_explain_show_sources(chain):
     assert runner.invoke(main, ["explain", "nope", *db_arg]).exit_code == 1
 
 
+def test_console_output_masks_persons_unless_revealed(chain, tmp_path):
+    """audit (its summary and --json), explain and trace print person numbers, names and
+    ID numbers masked, as the reports do; --reveal shows them as stored."""
+    import shutil
+    out, db, config, result, _ = chain
+    runner = CliRunner()
+    ledger = tmp_path / "copy.db"
+    shutil.copy(out / "ledger.db", ledger)
+    f = next(f for f in result.findings if f.rule == "person_monthly_amount")
+    psn = f.psn_nos[0]
+    masked = "*" * (len(psn) - 4) + psn[-4:]
+    assert psn in f.message_zh
+
+    def run(*args):
+        r = runner.invoke(main, [*args, "--db", str(ledger)])
+        assert r.exit_code == 0, r.output
+        return r.output
+
+    shown = run("audit", "--config", str(out / "data" / "invreconcile.toml"), "--rules", "person_monthly_amount",
+                "--json", "-")
+    assert psn not in shown and masked in shown
+    assert psn in run("audit", "--config", str(out / "data" / "invreconcile.toml"), "--rules", "person_monthly_amount",
+                      "--json", "-", "--reveal")
+    summary = run("audit", "--config", str(out / "data" / "invreconcile.toml"), "--rules", "person_monthly_amount")
+    assert f.id in summary and psn not in summary and masked in summary
+
+    name, certno = db.conn.execute("SELECT psn_name, certno FROM settlements WHERE psn_no = ? AND psn_name IS NOT NULL "
+                                   "AND certno IS NOT NULL", (psn,)).fetchone()
+    explained = run("explain", f.id)
+    assert masked in explained and psn not in explained
+    assert f'"psn_name": "{name[0]}' in explained and name not in explained and certno not in explained
+    revealed = run("explain", f.id, "--reveal")
+    assert psn in revealed and name in revealed and certno in revealed
+
+    code, code_psn = db.conn.execute("SELECT code, psn_no FROM code_events WHERE event = 'settled' "
+                                     "AND psn_no IS NOT NULL ORDER BY code LIMIT 1").fetchone()
+    traced = run("trace", code)
+    assert "psn=" + "*" * (len(code_psn) - 4) + code_psn[-4:] in traced and code_psn not in traced
+    assert "psn=" + code_psn in run("trace", code, "--reveal")
+
+
 def test_store_and_period_filters(chain):
     _, db, config, result, _ = chain
     store = result.findings[0].store

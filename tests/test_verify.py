@@ -110,6 +110,7 @@ def test_already_sold_names_where_when_and_settlement(db):
     assert (sale["store"], sale["ts"], sale["setl_id"], sale["doc_no"]) == ("P1", "2025-02-01 10:00:00", "S1", "R-1")
     assert "S1" in r.message_zh and "2025-02-01 10:00:00" in r.message_zh
     assert "settlement S1" in r.message_en
+    assert "人员 ****" in r.message_zh and "PSN1" not in r.message_zh + r.message_en   # the person masked
     assert v(db, BOX_SOLD, mode="receive").status == "already_sold"
 
 
