@@ -6,11 +6,11 @@ carries its row number in the file, so that every later problem can name it.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import functools
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,29 +44,54 @@ class Source:
     size: int = 0
 
 
-def sha256_of(path: Path) -> str:
+_CHUNK = 1 << 20
+
+
+def _scan(path: Path, text: bool = True) -> tuple[str, str | None]:
+    """One pass over the file, a megabyte at a time: its sha256 and, for a text file, its
+    encoding (UTF-8 with or without BOM, else GB18030, which is checked in a second pass);
+    an InputError when it is neither. The file is never held in memory whole."""
     h = hashlib.sha256()
+    utf8 = codecs.getincrementaldecoder("utf-8")() if text else None
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
+        first = b""
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
             h.update(chunk)
-    return h.hexdigest()
+            if not first:
+                first = chunk
+            if utf8 is not None:
+                try:
+                    utf8.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = None
+        if utf8 is not None:
+            try:
+                utf8.decode(b"", final=True)
+            except UnicodeDecodeError:
+                utf8 = None
+    if not text:
+        return h.hexdigest(), None
+    if utf8 is not None:
+        return h.hexdigest(), "utf-8-sig" if first.startswith(b"\xef\xbb\xbf") else "utf-8"
+    gb = codecs.getincrementaldecoder("gb18030")()
+    offset = 0
+    with open(path, "rb") as fh:
+        for chunk in [*iter(lambda: fh.read(_CHUNK), b""), b""]:
+            pending = len(gb.getstate()[0])
+            try:
+                gb.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    path, f"is neither UTF-8 nor GB18030/GBK text (undecodable byte at offset {offset - pending + exc.start}).",
+                    "Save it again as UTF-8 or GBK CSV, or as XLSX.",
+                ) from None
+            offset += len(chunk)
+    return h.hexdigest(), "gb18030"
 
 
-def decode_text(data: bytes, path) -> tuple[str, str]:
-    """Decode UTF-8 (with or without BOM) or GB18030; say so clearly otherwise."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            path, f"is neither UTF-8 nor GB18030/GBK text (undecodable byte at offset {exc.start}).",
-            "Save it again as UTF-8 or GBK CSV, or as XLSX.",
-        ) from None
+def _open_text(src: Source):
+    """The file as text in its encoding, read as it goes (newlines as written)."""
+    return open(src.path, encoding=src.encoding, errors="strict", newline="")
 
 
 def open_source(path: str | Path, kind: str | None = None) -> Source:
@@ -81,7 +106,8 @@ def open_source(path: str | Path, kind: str | None = None) -> Source:
             path, f"has the unknown file type '{path.suffix}'.",
             "Give CSV, XLSX, JSON or JSON Lines files (.csv .xlsx .json .jsonl).",
         )
-    return Source(path=path, sha256=sha256_of(path), container=container, kind=kind,
+    sha256, encoding = _scan(path, text=container != "xlsx")
+    return Source(path=path, sha256=sha256, container=container, encoding=encoding, kind=kind,
                   size=path.stat().st_size)
 
 
@@ -111,20 +137,21 @@ def _table_rows(src: Source, header: list, rows: Iterator[tuple[int, list]]) -> 
 
 
 def _csv_records(src: Source) -> Iterator[RawRecord]:
-    text, src.encoding = decode_text(src.path.read_bytes(), src.path)
-    sample = text[:4096]
-    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InputError(src.path, "is empty.", "Export the file again with its header row.") from None
+    with _open_text(src) as fh:
+        sample = fh.read(4096)
+        fh.seek(0)
+        delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InputError(src.path, "is empty.", "Export the file again with its header row.") from None
 
-    def rows():
-        for values in reader:
-            yield reader.line_num, values
+        def rows():
+            for values in reader:
+                yield reader.line_num, values
 
-    yield from _table_rows(src, header, rows())
+        yield from _table_rows(src, header, rows())
 
 
 def _xlsx_records(src: Source) -> Iterator[RawRecord]:
@@ -236,22 +263,28 @@ def _message_records(msg: dict, row: int, src: Source) -> Iterator[RawRecord]:
 
 
 def _json_records(src: Source) -> Iterator[RawRecord]:
-    text, src.encoding = decode_text(src.path.read_bytes(), src.path)
     src.has_store_column = True  # messages carry their own fixmedins_code (checked per row)
-    stripped = text.lstrip()
-    if src.container == "json" and stripped.startswith("["):
-        try:
-            messages = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise InputError(src.path, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
-                             "Fix the file or export it again.") from None
-        numbered = enumerate(messages, start=1)
-    else:
-        def lines():
-            for n, line in enumerate(text.splitlines(), start=1):
-                if line.strip():
-                    yield n, line
-        numbered = lines()
+    with _open_text(src) as fh:
+        head = ""
+        for block in iter(lambda: fh.read(4096), ""):   # the first character that is not white space
+            head = block.lstrip()
+            if head:
+                break
+        fh.seek(0)
+        if src.container == "json" and head.startswith("["):
+            # one JSON array: read whole (JSON Lines, one message per line, is read as it goes)
+            try:
+                messages = json.loads(fh.read())
+            except json.JSONDecodeError as exc:
+                raise InputError(src.path, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
+                                 "Fix the file or export it again.") from None
+            numbered = enumerate(messages, start=1)
+        else:
+            numbered = ((n, line) for n, line in enumerate(fh, start=1) if line.strip())
+        yield from _json_items(src, numbered)
+
+
+def _json_items(src: Source, numbered) -> Iterator[RawRecord]:
     for n, item in numbered:
         if isinstance(item, str):
             try:

@@ -152,6 +152,37 @@ def test_unknown_kind_and_undecodable_file(db, tmp_path):
         import_paths(db, [bad])
 
 
+def test_files_are_read_as_they_go_with_their_encoding_found_across_chunks(db, tmp_path, monkeypatch):
+    """Files are hashed, checked and read a chunk at a time (never whole in memory): a
+    character split between two chunks is still UTF-8, GBK text is still found, and a bad
+    byte far into the file is named by its offset."""
+    from invreconcile import readers
+    monkeypatch.setattr(readers, "_CHUNK", 7)
+    text = "fixmedins_code,商品编码号,商品名称,数量,销售时间\n" + "".join(
+        f"P1,A{i},阿莫西林胶囊,24,2026-09-01 10:{i:02d}:00\n" for i in range(30))
+    for encoding, name in (("utf-8", "u.csv"), ("gb18030", "g.csv")):
+        p = tmp_path / name
+        p.write_bytes(text.encode(encoding))
+        assert readers.open_source(p).encoding == encoding
+        [res] = import_paths(db, [p], kind="sale")
+        assert (res.rows_read, res.rows_accepted) == (30, 30 if encoding == "utf-8" else 0)   # the same rows twice
+    assert db.conn.execute("SELECT DISTINCT item_name FROM sales").fetchall() == [("阿莫西林胶囊",)]
+    bad = tmp_path / "bad.csv"
+    data = text.encode("gb18030")
+    bad.write_bytes(data + b"P1,A1,\x81\x30,1,2026-09-01 10:00:00\n")
+    with pytest.raises(InputError, match=f"undecodable byte at offset {len(data) + 6}"):
+        import_paths(db, [bad])
+    lines = tmp_path / "m.jsonl"   # JSON Lines, a message per line, U+2028 inside a value
+    msg = {"infno": "3505", "input": {"selinfo": {"fixmedins_code": "P1", "fixmedins_hilist_id": "B1",
+                                                   "fixmedins_hilist_name": "布洛芬\u2028缓释胶囊", "sel_retn_cnt": 1,
+                                                   "sel_retn_time": "2026-09-02 10:00:00", "setl_id": "S9"}}}
+    lines.write_text("\n" + json.dumps(msg, ensure_ascii=False) + "\n\n" + json.dumps(msg, ensure_ascii=False)
+                     .replace("S9", "S10") + "\n", encoding="utf-8")
+    [res] = import_paths(db, [lines])
+    assert (res.rows_read, res.rows_accepted, res.rows_rejected) == (2, 2, 0)
+    assert db.conn.execute("SELECT src_row FROM sales WHERE item_id = 'B1' ORDER BY src_row").fetchall() == [(2,), (4,)]
+
+
 def test_case_code_relations_give_ancestors(db, tmp_path):
     rel = write(tmp_path, "code_relations.csv", "code,parent_code,code_level,box_amount\n"
                 "81234560000000000001,83333330000000000001,1,1\n83333330000000000001,84444440000000000001,2,10\n")
