@@ -36,6 +36,12 @@ BY_STORE_MONTH = ("purchases", "sales", "settlements", "settlement_lines", "stoc
                   "stock_changes", "deletions", "scans", "code_events")
 BY_STORE = ("items", "item_products", "code_relations")
 BATCH_ROWS = 200_000
+#: an import holds at most this many new rows of a table before writing them to a staged
+#: Parquet part (rows are dicts: 20,000 of them take some 20-40 MB)
+STAGE_ROWS = 20_000
+#: memory DuckDB may use to merge the staged parts into the lake; beyond it, it spills to
+#: the staging directory (so an import's memory does not grow with the data it merges)
+FINISH_MEMORY = "1GB"
 
 
 def _need_arrow():
@@ -185,6 +191,8 @@ class _LakeImport:
         self.stage.mkdir(parents=True)
         self.duck = duckdb.connect()
         self.duck.execute("SET preserve_insertion_order = false")
+        self.duck.execute(f"SET memory_limit = '{FINISH_MEMORY}'")
+        self.duck.execute(f"SET temp_directory = '{self.stage / '_duckdb_tmp'}'")
         self.next_id: dict[str, int] = {}
         self.hashes: dict[str, dict[str, int]] = {}
         self.extra_uploads: dict[str, dict[int, int]] = {}
@@ -233,7 +241,7 @@ class _LakeImport:
             self.items[(row["store"], row["item_id"])] = row
         else:
             self.buffers.setdefault(table, []).append(row)
-            if len(self.buffers[table]) >= BATCH_ROWS:
+            if len(self.buffers[table]) >= STAGE_ROWS:
                 self.flush_table(table)
         return rid
 
