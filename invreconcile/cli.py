@@ -255,11 +255,6 @@ reveal_option = click.option(
     help="Show person numbers, names and ID numbers unmasked (authorised users only; masked by default).")
 
 
-def _console_privacy(reveal: bool):
-    from .reports.privacy import Privacy
-    return Privacy(reveal=reveal)
-
-
 def _print_findings_summary(result, privacy, limit: int = 20) -> None:
     from .reports.model import mask_finding
 
@@ -335,7 +330,7 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
                      f"lake larger than memory: audited in {n} batches of stores, {w} at a time (stores sharing "
                      "a trace code in one batch)"), err=True)
     lang = _lang()
-    privacy = _console_privacy(reveal)
+    privacy = _privacy(reveal, None)
     if json_path:
         payload = json.dumps([mask_finding(f.as_dict(lang), privacy, {}) for f in result.findings],
                              ensure_ascii=False, indent=1)
@@ -392,11 +387,6 @@ def rules_cmd(config):
             click.echo(f"  [rules.{r.id}] {p.name} = {values[p.name]!r}  # {p.doc}")
 
 
-#: columns of evidence rows that hold personal data (insured persons, prescribing doctors,
-#: pharmacists), and their kind (reports.privacy)
-PERSONAL_COLUMNS = {"psn_no": "psn", "psn_name": "name", "certno": "id", "prsc_dr_name": "name", "phar_name": "name"}
-
-
 @main.command()
 @click.argument("finding_id")
 @db_option
@@ -405,6 +395,7 @@ def explain(finding_id, db_path, reveal):
     """Show one finding with its evidence rows, persons masked. 查看疑点及证据。"""
     from .findings import load
     from .reports.model import mask_finding
+    from .reports.privacy import PERSONAL_COLUMNS
 
     db = open_ledger(db_path, create=False)
     found = load(db, finding_id=finding_id)
@@ -413,7 +404,7 @@ def explain(finding_id, db_path, reveal):
                                      f"no finding with id {finding_id}; run invreconcile audit first"))
     f = found[0]
     lang = _lang()
-    privacy = _console_privacy(reveal)
+    privacy = _privacy(reveal, None)
     shown_f = mask_finding(f.as_dict(lang), privacy, {})
     click.echo(f"{f.id}  [{f.category}, {f.severity}]  {f.title_en if lang == 'en' else f.title_zh}")
     click.echo(f"  {T('门店', 'store')}: {f.store}   {T('期间', 'period')}: {f.period}   "
@@ -443,7 +434,7 @@ def trace(code, db_path, reveal):
     from .trace import code_history
 
     db = open_ledger(db_path, create=False)
-    tc, events = code_history(db, code, mask_psn=_console_privacy(reveal).psn)
+    tc, events = code_history(db, code, mask_psn=_privacy(reveal, None).psn)
     click.echo(f"{tc.key or tc.text}  {tc.kind}  {tc.describe(_lang())}")
     if not events:
         click.echo(T("台账中没有这个码的任何记录", "The ledger has no record of this code"))

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from ..findings import load as load_findings
 from ..ledger import placeholders, scope_sql, status as ledger_status
 from ..records import reason_text
-from .privacy import Privacy, ledger_persons
+from .privacy import PERSONAL_COLUMNS, Privacy, ledger_persons
 from .ranking import money_at_risk, rank_stores
 
 SEVERITIES = ("high", "medium", "low")
@@ -213,8 +213,8 @@ def _rejects(db, stores, lang: str, privacy: Privacy, persons: dict) -> list[dic
     for src_file, src_row, kind, store, column, reason, found, expected in db.conn.execute(
             sql + " ORDER BY src_file, src_row, id", args):
         found_shown = privacy.scrub(found, persons)
-        if column in ("psn_no", "certno", "psn_name") and privacy.mode != "revealed" and found:
-            found_shown = privacy.apply({"psn_no": "psn", "certno": "id", "psn_name": "name"}[column], found)
+        if column in PERSONAL_COLUMNS and privacy.mode != "revealed" and found:
+            found_shown = privacy.apply(PERSONAL_COLUMNS[column], found)
         out.append({"file": src_file, "row": src_row, "kind": kind, "store": store, "column": column,
                     "reason": reason, "reason_text": reason_text(reason, column, found_shown, expected, lang),
                     "found": found_shown, "expected": expected})

@@ -80,6 +80,9 @@ NOTES = {
 
 #: kinds of personal value a report may hold
 KINDS = ("psn", "name", "id")
+#: ledger columns that hold personal data (insured persons, prescribing doctors,
+#: pharmacists), and their kind
+PERSONAL_COLUMNS = {"psn_no": "psn", "psn_name": "name", "certno": "id", "prsc_dr_name": "name", "phar_name": "name"}
 
 
 @dataclass(frozen=True)
