@@ -272,6 +272,7 @@ class _LakeImport:
         import pyarrow as pa
         for table in list(self.buffers):
             self.flush_table(table)
+        self.hashes.clear()   # the de-duplication index (the largest thing held) is done with
         d = self.duck
         for table in TABLES:
             names = [c for c, _ in table_schema(table)]
