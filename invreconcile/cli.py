@@ -255,9 +255,13 @@ reveal_option = click.option(
     help="Show person numbers, names and ID numbers unmasked (authorised users only; masked by default).")
 
 
-def _print_findings_summary(result, privacy, limit: int = 20) -> None:
+def _shown(f, lang: str, privacy) -> dict:
+    """A finding as printed (``as_dict``), its persons masked unless ``privacy`` reveals them."""
     from .reports.model import mask_finding
+    return mask_finding(f.as_dict(lang), privacy, {})
 
+
+def _print_findings_summary(result, privacy, limit: int = 20) -> None:
     s = result.summary()
     click.echo(T(f"发现 {s['findings']} 条疑点（运行规则 {len(s['rules_run'])} 条）",
                  f"{s['findings']} findings ({len(s['rules_run'])} rules run)"))
@@ -271,7 +275,7 @@ def _print_findings_summary(result, privacy, limit: int = 20) -> None:
     lang = _lang()
     for f in result.findings[:limit]:
         title = f.title_en if lang == "en" else f.title_zh
-        msg = mask_finding(f.as_dict(lang), privacy, {})["message"]
+        msg = _shown(f, lang, privacy)["message"]
         click.echo(f"[{f.severity}] {f.id}  {f.store}  {title}: {msg}")
     if len(result.findings) > limit:
         click.echo(T(f"……另有 {len(result.findings) - limit} 条，用 --json 导出或 invreconcile explain ID 查看",
@@ -301,7 +305,6 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
               memory_limit=None, reveal=False):
     """Run the rules, store the findings and print a summary (and --json) with persons
     masked. 稽核。"""
-    from .reports.model import mask_finding
     from .audit import run_audit
     from .rules import load_config
 
@@ -332,8 +335,7 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
     lang = _lang()
     privacy = _privacy(reveal, None)
     if json_path:
-        payload = json.dumps([mask_finding(f.as_dict(lang), privacy, {}) for f in result.findings],
-                             ensure_ascii=False, indent=1)
+        payload = json.dumps([_shown(f, lang, privacy) for f in result.findings], ensure_ascii=False, indent=1)
         if json_path == "-":
             click.echo(payload)
             return
@@ -394,7 +396,6 @@ def rules_cmd(config):
 def explain(finding_id, db_path, reveal):
     """Show one finding with its evidence rows, persons masked. 查看疑点及证据。"""
     from .findings import load
-    from .reports.model import mask_finding
     from .reports.privacy import PERSONAL_COLUMNS
 
     db = open_ledger(db_path, create=False)
@@ -405,7 +406,7 @@ def explain(finding_id, db_path, reveal):
     f = found[0]
     lang = _lang()
     privacy = _privacy(reveal, None)
-    shown_f = mask_finding(f.as_dict(lang), privacy, {})
+    shown_f = _shown(f, lang, privacy)
     click.echo(f"{f.id}  [{f.category}, {f.severity}]  {f.title_en if lang == 'en' else f.title_zh}")
     click.echo(f"  {T('门店', 'store')}: {f.store}   {T('期间', 'period')}: {f.period}   "
                f"{T('涉及医保金额', 'amount at risk')}: {f.amount_at_risk:.2f}")

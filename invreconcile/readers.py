@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +77,7 @@ def _scan(path: Path, text: bool = True) -> tuple[str, str | None]:
     gb = codecs.getincrementaldecoder("gb18030")()
     offset = 0
     with open(path, "rb") as fh:
-        for chunk in [*iter(lambda: fh.read(_CHUNK), b""), b""]:
+        for chunk in itertools.chain(iter(lambda: fh.read(_CHUNK), b""), [b""]):   # b"": the end
             pending = len(gb.getstate()[0])
             try:
                 gb.decode(chunk, final=not chunk)
