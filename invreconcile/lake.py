@@ -52,6 +52,13 @@ def _need_arrow():
         raise ConfigError(f"the Parquet lake needs pyarrow ({exc}). Install: pip install 'invreconcile[bureau]'")
 
 
+def _parquet(files: Path) -> str:
+    """DuckDB's reading of the Parquet files ``files`` (a glob) by column name; the
+    ``store=``/``month=`` directories are not read as columns (``store=_`` holds the rows of
+    store '' and of no store: the files' own ``store`` column says which)."""
+    return f"read_parquet('{files}', union_by_name = true, hive_partitioning = false)"
+
+
 @lru_cache(maxsize=None)
 def _schemas() -> dict[str, tuple[tuple[str, str], ...]]:
     from .ledger import DDL
@@ -194,22 +201,21 @@ class _LakeImport:
         self.duck.execute(f"SET memory_limit = '{FINISH_MEMORY}'")
         self.duck.execute(f"SET temp_directory = '{self.stage / '_duckdb_tmp'}'")
         self.next_id: dict[str, int] = {}
-        self.hashes: dict[str, dict[str, int]] = {}
-        self.extra_uploads: dict[str, dict[int, int]] = {}
+        self.first_new: dict[str, int] = {}       # table -> the first id this import gives
+        self.item_hashes: dict[str, int] = {}     # the catalog's rec_hash -> id (the catalog stays in memory)
         self.buffers: dict[str, list[dict]] = {}
         self.parts: dict[str, int] = {}
         self.items: dict[tuple, dict] = {}        # (store, item_id) -> row (the catalog stays in memory)
         self.item_products: set = set()
-        self.files: dict[str, dict] = {}
+        self.files: dict[str, tuple | None] = {}   # sha256 -> (source, FileResult, store); None: in the lake before
         self.had_lake = {}
         for table in TABLES:
             files = list((lake / table).rglob("*.parquet")) if (lake / table).is_dir() else []
             self.had_lake[table] = bool(files)
-            self.next_id[table] = 1
-            self.hashes[table] = {}
+            self.next_id[table] = self.first_new[table] = 1
             if not files:
                 continue
-            src = f"read_parquet('{lake / table}/**/*.parquet', union_by_name = true)"
+            src = _parquet(lake / table / "**/*.parquet")
             if table == "files":
                 for row in self.duck.execute(f"SELECT * FROM {src}").fetchall():
                     self.files[row[0]] = None
@@ -219,14 +225,13 @@ class _LakeImport:
                 for row in cur.fetchall():
                     r = dict(zip(names, row))
                     self.items[(r["store"], r["item_id"])] = r
-                    self.hashes["items"][r["rec_hash"]] = r["id"]
+                    self.item_hashes[r["rec_hash"]] = r["id"]
             elif table == "item_products":
                 self.item_products.update(self.duck.execute(
                     f"SELECT product_key, store, item_id FROM {src}").fetchall())
             if "id" in dict(table_schema(table)):
                 self.next_id[table] = (self.duck.execute(f"SELECT MAX(id) FROM {src}").fetchall()[0][0] or 0) + 1
-            if "rec_hash" in dict(table_schema(table)) and table != "items":
-                self.hashes[table] = dict(self.duck.execute(f"SELECT rec_hash, id FROM {src}").fetchall())
+                self.first_new[table] = self.next_id[table]
 
     def catalog(self) -> dict:
         return {k: {"convrat": r["convrat"], "pack_unit": r["pack_unit"], "min_unit": r["min_unit"]}
@@ -260,11 +265,61 @@ class _LakeImport:
     def delete_item(self, store, item_id) -> None:
         old = self.items.pop((store, item_id), None)
         if old is not None:
-            self.hashes["items"].pop(old["rec_hash"], None)
+            self.item_hashes.pop(old["rec_hash"], None)
             # SQLite gives the next row max(id) + 1: a deleted last row's id is used again
             self.next_id["items"] = max([r["id"] for r in self.items.values()], default=0) + 1
 
     # finishing ---------------------------------------------------------------
+    def _drop_repeats(self) -> None:
+        """Records uploaded again (the rec_hash of a row the lake held or this import read
+        first): the first row stays and its ``uploads`` counts the repeats; the repeats and
+        their code events go, and the ids after them close up, as SQLite numbers the rows it
+        keeps. Done here, by DuckDB within its memory limit, rather than with an index of
+        every record's hash held while the files are read (some 200 bytes a record: 1.2 GB at
+        1M settlement lines, and the whole lake's for an import into a large lake). The
+        files' counts are corrected to match."""
+        d = self.duck
+        dropped = []
+        for table in TABLES:
+            if table in ("items", "code_events") or "rec_hash" not in dict(table_schema(table)):
+                continue
+            first, t = self.first_new[table], f"t_{table}"
+            d.execute(f"CREATE OR REPLACE TEMP TABLE r_{table} AS SELECT t.id, t.src_sha256, f.first_id FROM {t} t "
+                      f"JOIN (SELECT rec_hash, MIN(id) AS first_id FROM {t} WHERE rec_hash IN "
+                      f"(SELECT rec_hash FROM {t} WHERE id >= {first}) GROUP BY rec_hash HAVING COUNT(*) > 1) f "
+                      f"ON f.rec_hash = t.rec_hash AND t.id <> f.first_id AND t.id >= {first}")
+            for sha256, n in d.execute(f"SELECT src_sha256, COUNT(*) FROM r_{table} GROUP BY src_sha256").fetchall():
+                res = self.files[sha256][1]
+                res.rows_accepted -= n
+                res.rows_duplicate += n
+                res.by_table[table] -= n
+            if d.execute(f"SELECT COUNT(*) FROM r_{table}").fetchone()[0]:
+                self._close_up(table, f"SELECT id FROM r_{table}", f"(SELECT first_id, COUNT(*) AS n FROM r_{table} "
+                               "GROUP BY first_id) c ON c.first_id = t.id", "t.uploads + COALESCE(c.n, 0)")
+                dropped.append(table)
+        if dropped:
+            d.execute("CREATE OR REPLACE TEMP TABLE r_code_events AS SELECT e.id FROM t_code_events e JOIN ("
+                      + " UNION ALL ".join(f"SELECT '{t}' AS src_table, id FROM r_{t}" for t in dropped)
+                      + ") r ON r.src_table = e.src_table AND r.id = e.src_id")
+            self._close_up("code_events", "SELECT id FROM r_code_events", "(" + " UNION ALL ".join(
+                f"SELECT '{t}' AS src_table, old, new FROM m_{t}" for t in dropped)
+                + ") c ON c.src_table = t.src_table AND c.old = t.src_id", "COALESCE(c.new, t.src_id)", "src_id")
+        for table in [*dropped, "code_events"]:
+            d.execute(f"DROP TABLE IF EXISTS r_{table}")
+            d.execute(f"DROP TABLE IF EXISTS m_{table}")
+
+    def _close_up(self, table: str, drop: str, join: str, value: str, column: str = "uploads") -> None:
+        """Rebuild ``t_<table>`` without the rows whose ids ``drop`` selects, the ids of the
+        rows after the first of them closed up (the old -> new ids kept in ``m_<table>``),
+        and ``column`` set to ``value`` over the LEFT JOIN ``join`` (aliases t and c)."""
+        d, t = self.duck, f"t_{table}"
+        cut = d.execute(f"SELECT MIN(id) FROM ({drop})").fetchone()[0] or self.next_id[table]
+        d.execute(f"CREATE OR REPLACE TEMP TABLE m_{table} AS SELECT id AS old, {cut} - 1 + ROW_NUMBER() OVER "
+                  f"(ORDER BY id) AS new FROM {t} WHERE id > {cut} AND id NOT IN ({drop})")
+        d.execute(f"CREATE OR REPLACE TABLE {t} AS SELECT t.* REPLACE (COALESCE(m.new, t.id) AS id, {value} AS {column}) "
+                  f"FROM {t} t LEFT JOIN m_{table} m ON m.old = t.id LEFT JOIN {join} "
+                  f"WHERE t.id NOT IN ({drop})")
+
     def finish(self) -> dict[str, int]:
         """Merge the staged batches with what the lake held, apply uploads, deletions
         and the derived tables (as :func:`invreconcile.ledger.refresh_derived`), write
@@ -272,15 +327,17 @@ class _LakeImport:
         import pyarrow as pa
         for table in list(self.buffers):
             self.flush_table(table)
-        self.hashes.clear()   # the de-duplication index (the largest thing held) is done with
+        self.item_hashes.clear()
         d = self.duck
-        for table in TABLES:
+        for table in [t for t in TABLES if t != "files"] + ["files"]:   # files once their counts are final
+            if table == "files":
+                self._drop_repeats()
             names = [c for c, _ in table_schema(table)]
             sources = []
             if self.had_lake[table] and table not in ("items", "item_products", "files"):
-                sources.append(f"SELECT {', '.join(names)} FROM read_parquet('{self.lake / table}/**/*.parquet', union_by_name = true)")
+                sources.append(f"SELECT {', '.join(names)} FROM {_parquet(self.lake / table / '**/*.parquet')}")
             if (self.stage / table).is_dir():
-                sources.append(f"SELECT {', '.join(names)} FROM read_parquet('{self.stage / table}/*.parquet')")
+                sources.append(f"SELECT {', '.join(names)} FROM {_parquet(self.stage / table / '*.parquet')}")
             if table == "items":
                 rows = sorted(self.items.values(), key=lambda r: r["id"])
                 d.register("_items_rows", _arrow_from_rows(table, names, [tuple(map(r.get, names)) for r in rows]))
@@ -289,10 +346,11 @@ class _LakeImport:
                 d.register("_ip_rows", _arrow_from_rows(table, ["product_key", "store", "item_id"], sorted(self.item_products)))
                 sources = ["SELECT * FROM _ip_rows"]
             elif table == "files":
-                rows = [tuple(r.get(c) for c in names) for r in self.files.values() if r is not None]
+                from .importer import file_row
+                rows = [tuple(file_row(*r).get(c) for c in names) for r in self.files.values() if r is not None]
                 d.register("_files_rows", _arrow_from_rows(table, names, rows))
                 if self.had_lake[table]:
-                    sources.append(f"SELECT {', '.join(names)} FROM read_parquet('{self.lake / table}/**/*.parquet')")
+                    sources.append(f"SELECT {', '.join(names)} FROM {_parquet(self.lake / table / '**/*.parquet')}")
                 sources.append("SELECT * FROM _files_rows")
             if table == "code_ancestors":
                 continue
@@ -302,11 +360,6 @@ class _LakeImport:
                 d.execute(f"CREATE OR REPLACE TABLE t_{table} ({cols})")
             else:
                 d.execute(f"CREATE OR REPLACE TABLE t_{table} AS " + " UNION ALL ".join(sources))
-            extra = self.extra_uploads.get(table)
-            if extra:
-                d.register("_extra", pa.table({"id": list(extra), "n": list(extra.values())}))
-                d.execute(f"UPDATE t_{table} SET uploads = uploads + e.n FROM _extra e WHERE t_{table}.id = e.id")
-                d.unregister("_extra")
         # deletions (3507) withdraw rows; their code events go too
         from .ledger import DELETION_TARGETS
         for data_type, table in DELETION_TARGETS.items():
@@ -350,7 +403,7 @@ def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str |
     Returns the :class:`invreconcile.importer.FileResult` per file."""
     _need_arrow()
     from .headers import KINDS
-    from .importer import FileResult, converted_batches, expand_paths, file_row
+    from .importer import FileResult, converted_batches, expand_paths
     from .readers import open_source
     from .records import Ctx
 
@@ -377,42 +430,42 @@ def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str |
         step = (lambda rows, p=str(path): progress(p, rows)) if progress else None
         for batch in converted_batches(src, res, ctx, store, reject, step):
             _flush(li, src, res, batch)
-        li.files[src.sha256] = file_row(src, res, store)
+        li.files[src.sha256] = (src, res, store)   # its row once the repeats are counted (finish)
     li.finish()
     return results
 
 
 def _flush(li: _LakeImport, src, res, pending) -> None:
+    """Stage ``pending`` converted records and their code events. Repeats of records the
+    lake or this import already holds are found when the import finishes
+    (:meth:`_LakeImport._drop_repeats`); only the catalog (items) is de-duplicated here."""
     from .importer import code_events_of, product_keys, split_new
 
     by_table: dict[str, list] = {}
     for row_no, conv in pending:
         by_table.setdefault(conv.table, []).append((row_no, conv))
     for table, items in by_table.items():
-        known = li.hashes[table]
-        new, dup_counts = split_new(items, known, res, table)
-        if table == "items":
-            for _, c in new.values():
-                li.delete_item(c.row["store"], c.row["item_id"])
-        ids = {}
-        for h, (row_no, conv) in new.items():
-            row = {"uploads": 1, "deleted": 0, "code_count": 0, **conv.row,
-                   "src_file": str(src.path), "src_sha256": src.sha256, "src_row": row_no}
-            ids[h] = known[h] = li.add(table, row)
-        for h, n in dup_counts.items():
-            if table == "items":
-                key = next((k for k, r in li.items.items() if r["rec_hash"] == h), None)
-                if key:
-                    li.items[key]["uploads"] = (li.items[key].get("uploads") or 1) + n
-                continue
-            extra = li.extra_uploads.setdefault(table, {})
-            extra[known[h]] = extra.get(known[h], 0) + n
-        if not new:
+        if table != "items":
+            res.rows_accepted += len(items)
+            res.by_table[table] = res.by_table.get(table, 0) + len(items)
+            for row_no, conv in items:
+                rid = li.add(table, {"uploads": 1, "deleted": 0, "code_count": 0, **conv.row,
+                                     "src_file": str(src.path), "src_sha256": src.sha256, "src_row": row_no})
+                for event in code_events_of(conv, table, rid):
+                    li.add("code_events", event)
             continue
-        if table == "items":
-            for c in (x[1] for x in new.values()):
-                for key in product_keys(c.row):
-                    li.item_products.add((key, c.row["store"], c.row["item_id"]))
-        for h, (_, conv) in new.items():
-            for event in code_events_of(conv, table, ids[h]):
+        known = li.item_hashes
+        new, dup_counts = split_new(items, known, res, table)
+        for _, c in new.values():
+            li.delete_item(c.row["store"], c.row["item_id"])
+        for h, (row_no, conv) in new.items():
+            known[h] = li.add(table, {"uploads": 1, "deleted": 0, "code_count": 0, **conv.row,
+                                      "src_file": str(src.path), "src_sha256": src.sha256, "src_row": row_no})
+            for key in product_keys(conv.row):
+                li.item_products.add((key, conv.row["store"], conv.row["item_id"]))
+            for event in code_events_of(conv, table, known[h]):
                 li.add("code_events", event)
+        for h, n in dup_counts.items():
+            key = next((k for k, r in li.items.items() if r["rec_hash"] == h), None)
+            if key:
+                li.items[key]["uploads"] = (li.items[key].get("uploads") or 1) + n

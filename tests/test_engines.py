@@ -87,6 +87,44 @@ def test_import_to_lake_skips_known_files(world, tmp_path):
     assert _lake_rows(DuckDBEngine(lake), "sales") == _lake_rows(DuckDBEngine(root / "lake_direct"), "sales")
 
 
+def test_import_to_lake_counts_records_the_lake_already_holds_as_uploaded_again(world, tmp_path):
+    """A second import into a lake, of a file whose first half the lake holds already (its
+    earlier, shorter version) and of new files: the same rows, ids, uploads, code events and
+    file counts as the same two imports into SQLite, exported."""
+    import shutil
+    from invreconcile.importer import import_paths
+    from invreconcile.lake import export_lake
+    from invreconcile.ledger import open_ledger
+    root, _ = world
+    sale = root / "data" / "P3301060001_sale.jsonl"
+    lines = sale.read_text(encoding="utf-8").splitlines(keepends=True)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    for name in ("catalog.csv", "code_relations.csv"):
+        shutil.copy(root / "data" / name, first / name)
+    (first / "P3301060001_sale.jsonl").write_text("".join(lines[:len(lines) // 2]), encoding="utf-8")
+    shutil.copy(sale, second / "P3301060001_sale.jsonl")
+    shutil.copy(root / "data" / "P3301060001_purchase.jsonl", second / "P3301060001_purchase.jsonl")
+    db = open_ledger(tmp_path / "ledger.db")
+    lake = tmp_path / "lake"
+    on_sqlite = [import_paths(db, [first]), import_paths(db, [second])]
+    on_lake = [import_to_lake([first], lake), import_to_lake([second], lake)]
+    export_lake(db, tmp_path / "exported")
+
+    def counts(results):
+        return [(r.rows_read, r.rows_accepted, r.rows_duplicate, r.rows_rejected, r.by_table) for r in results]
+    assert [counts(r) for r in on_lake] == [counts(r) for r in on_sqlite]
+    again = next(r for r in on_lake[1] if r.path.endswith("_sale.jsonl"))
+    assert again.rows_duplicate >= len(lines) // 2 > 0 and again.rows_accepted > 0
+    exported, direct = DuckDBEngine(tmp_path / "exported"), DuckDBEngine(lake)
+    for table in TABLES:
+        assert _lake_rows(exported, table) == _lake_rows(direct, table), table
+    _, repeats = direct.query("SELECT SUM(uploads) - COUNT(*) FROM sales")
+    assert repeats[0][0] == sum(r.rows_duplicate for results in on_lake for r in results if r.path.endswith("_sale.jsonl"))
+    _, ids = direct.query("SELECT MAX(id) = COUNT(*) FROM code_events")
+    assert ids[0][0]
+
+
 def test_translation_keeps_sqlite_semantics():
     import duckdb
     import sqlite3
