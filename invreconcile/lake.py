@@ -203,6 +203,7 @@ class _LakeImport:
         self.next_id: dict[str, int] = {}
         self.first_new: dict[str, int] = {}       # table -> the first id this import gives
         self.item_hashes: dict[str, int] = {}     # the catalog's rec_hash -> id (the catalog stays in memory)
+        self.gaps: dict = {}                      # table -> sorted ids of the repeats dropped (numpy)
         self.buffers: dict[str, list[dict]] = {}
         self.parts: dict[str, int] = {}
         self.items: dict[tuple, dict] = {}        # (store, item_id) -> row (the catalog stays in memory)
@@ -273,58 +274,66 @@ class _LakeImport:
     def _drop_repeats(self) -> None:
         """Records uploaded again (the rec_hash of a row the lake held or this import read
         first): the first row stays and its ``uploads`` counts the repeats; the repeats and
-        their code events go, and the ids after them close up, as SQLite numbers the rows it
-        keeps. Done here, by DuckDB within its memory limit, rather than with an index of
-        every record's hash held while the files are read (some 200 bytes a record: 1.2 GB at
-        1M settlement lines, and the whole lake's for an import into a large lake). The
-        files' counts are corrected to match."""
+        their code events go, and the files' counts are corrected. Done here, by DuckDB
+        within its memory limit, rather than with an index of every record's hash held
+        while the files are read (some 200 bytes a record: 1.2 GB at 1M settlement lines,
+        and the whole lake's for an import into a large lake). The ids after a repeat close
+        up as the tables are written (:meth:`_closed_up`), as SQLite numbers the rows it keeps."""
+        import numpy as np
         d = self.duck
-        dropped = []
+        events_gone: list[int] = []
         for table in TABLES:
             if table in ("items", "code_events") or "rec_hash" not in dict(table_schema(table)):
                 continue
             first, t = self.first_new[table], f"t_{table}"
-            d.execute(f"CREATE OR REPLACE TEMP TABLE r_{table} AS SELECT t.id, t.src_sha256, f.first_id FROM {t} t "
+            d.execute(f"CREATE OR REPLACE TEMP TABLE repeats AS SELECT t.id, t.src_sha256, f.first_id FROM {t} t "
                       f"JOIN (SELECT rec_hash, MIN(id) AS first_id FROM {t} WHERE rec_hash IN "
                       f"(SELECT rec_hash FROM {t} WHERE id >= {first}) GROUP BY rec_hash HAVING COUNT(*) > 1) f "
                       f"ON f.rec_hash = t.rec_hash AND t.id <> f.first_id AND t.id >= {first}")
-            for sha256, n in d.execute(f"SELECT src_sha256, COUNT(*) FROM r_{table} GROUP BY src_sha256").fetchall():
+            for sha256, n in d.execute("SELECT src_sha256, COUNT(*) FROM repeats GROUP BY src_sha256").fetchall():
                 res = self.files[sha256][1]
                 res.rows_accepted -= n
                 res.rows_duplicate += n
                 res.by_table[table] -= n
-            if d.execute(f"SELECT COUNT(*) FROM r_{table}").fetchone()[0]:
-                self._close_up(table, f"SELECT id FROM r_{table}", f"(SELECT first_id, COUNT(*) AS n FROM r_{table} "
-                               "GROUP BY first_id) c ON c.first_id = t.id", "t.uploads + COALESCE(c.n, 0)")
-                dropped.append(table)
-        if dropped:
-            d.execute("CREATE OR REPLACE TEMP TABLE r_code_events AS SELECT e.id FROM t_code_events e JOIN ("
-                      + " UNION ALL ".join(f"SELECT '{t}' AS src_table, id FROM r_{t}" for t in dropped)
-                      + ") r ON r.src_table = e.src_table AND r.id = e.src_id")
-            self._close_up("code_events", "SELECT id FROM r_code_events", "(" + " UNION ALL ".join(
-                f"SELECT '{t}' AS src_table, old, new FROM m_{t}" for t in dropped)
-                + ") c ON c.src_table = t.src_table AND c.old = t.src_id", "COALESCE(c.new, t.src_id)", "src_id")
-        for table in [*dropped, "code_events"]:
-            d.execute(f"DROP TABLE IF EXISTS r_{table}")
-            d.execute(f"DROP TABLE IF EXISTS m_{table}")
+            gone = [i for (i,) in d.execute("SELECT id FROM repeats ORDER BY id").fetchall()]
+            if gone:
+                d.execute(f"UPDATE {t} SET uploads = uploads + c.n FROM (SELECT first_id, COUNT(*) AS n FROM repeats "
+                          f"GROUP BY first_id) c WHERE {t}.id = c.first_id")
+                d.execute(f"DELETE FROM {t} WHERE id IN (SELECT id FROM repeats)")
+                events_gone += [i for (i,) in d.execute(
+                    f"DELETE FROM t_code_events WHERE src_table = '{table}' AND src_id IN (SELECT id FROM repeats) "
+                    "RETURNING id").fetchall()]
+                self.gaps[table] = np.array(gone, dtype=np.int64)
+            d.execute("DROP TABLE repeats")
+        if events_gone:
+            self.gaps["code_events"] = np.sort(np.array(events_gone, dtype=np.int64))
 
-    def _close_up(self, table: str, drop: str, join: str, value: str, column: str = "uploads") -> None:
-        """Rebuild ``t_<table>`` without the rows whose ids ``drop`` selects, the ids of the
-        rows after the first of them closed up (the old -> new ids kept in ``m_<table>``),
-        and ``column`` set to ``value`` over the LEFT JOIN ``join`` (aliases t and c)."""
-        d, t = self.duck, f"t_{table}"
-        cut = d.execute(f"SELECT MIN(id) FROM ({drop})").fetchone()[0] or self.next_id[table]
-        d.execute(f"CREATE OR REPLACE TEMP TABLE m_{table} AS SELECT id AS old, {cut} - 1 + ROW_NUMBER() OVER "
-                  f"(ORDER BY id) AS new FROM {t} WHERE id > {cut} AND id NOT IN ({drop})")
-        d.execute(f"CREATE OR REPLACE TABLE {t} AS SELECT t.* REPLACE (COALESCE(m.new, t.id) AS id, {value} AS {column}) "
-                  f"FROM {t} t LEFT JOIN m_{table} m ON m.old = t.id LEFT JOIN {join} "
-                  f"WHERE t.id NOT IN ({drop})")
+    def _closed_up(self, table: str, batch):
+        """``batch`` (rows of ``table`` about to be written, an Arrow record batch) as a
+        table, its ids (and for code_events the ids of their records) closed up over the
+        rows that went: each less the number of ids gone before it."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        out = pa.Table.from_batches([batch])
+        if table in self.gaps:
+            ids = out.column("id").to_numpy()
+            out = out.set_column(out.schema.get_field_index("id"), "id",
+                                 pa.array(ids - np.searchsorted(self.gaps[table], ids)))
+        if table == "code_events" and any(t != table for t in self.gaps):
+            src = out.column("src_id").to_numpy().copy()
+            of = out.column("src_table")
+            for t, gone in self.gaps.items():
+                if t != table:
+                    mask = pc.equal(of, t).to_numpy(zero_copy_only=False)
+                    src[mask] -= np.searchsorted(gone, src[mask])
+            out = out.set_column(out.schema.get_field_index("src_id"), "src_id", pa.array(src))
+        return out
 
     def finish(self) -> dict[str, int]:
         """Merge the staged batches with what the lake held, apply uploads, deletions
         and the derived tables (as :func:`invreconcile.ledger.refresh_derived`), write
         the partitioned tables."""
-        import pyarrow as pa
         for table in list(self.buffers):
             self.flush_table(table)
         self.item_hashes.clear()
@@ -388,7 +397,7 @@ class _LakeImport:
             reader = d.sql(f"SELECT {', '.join(names)} FROM t_{table} ORDER BY {nulls_first}").to_arrow_reader(BATCH_ROWS)
             w = _PartitionedWriter(self.lake, table)
             for batch in reader:
-                w.write(pa.Table.from_batches([batch]))
+                w.write(self._closed_up(table, batch))
             counts[table] = w.close()
             d.execute(f"DROP TABLE t_{table}")
         shutil.rmtree(self.stage, ignore_errors=True)

@@ -892,11 +892,14 @@ class _Gen:
         if st.scan_log:
             sess = f"PD{self.dates[day]:%Y%m%d}{st.idx + 1:02d}"
             hdr = ["fixmedins_code", "station_id", "mode", "scan_time", "raw", "doc_no", "session_id"]
-            sec = 22 * 3600
-            step = max(1, 5400 // max(1, len(scans)))
+            # from 22:00 for an hour and a half: whole seconds apart, several a second for a store
+            # with more than 5,400 boxes (they ran into the next day, past the data's last day)
+            sec, n = 22 * 3600, len(scans)
+            step = max(1, 5400 // max(1, n))
             for k, c in enumerate(scans):
+                at = sec + (k * step if n <= 5400 else k * 5400 // n)
                 self.row(f"scans_{st.code}.csv", "scan", hdr,
-                         [st.code, f"PDA{k % 2 + 1}", "stocktake", self.tstr(day, sec + k * step), c, "", sess])
+                         [st.code, f"PDA{k % 2 + 1}", "stocktake", self.tstr(day, at), c, "", sess])
 
     # -------------------------------------------------------------- planning
     def plan_lookalikes(self):
