@@ -381,15 +381,22 @@ class _LakeImport:
                   "src_id IN (SELECT id FROM t_sales WHERE deleted = 1) AND src_table = 'sales' OR "
                   "src_id IN (SELECT id FROM t_stock_counts WHERE deleted = 1) AND src_table = 'stock_counts' OR "
                   "src_id IN (SELECT id FROM t_stock_changes WHERE deleted = 1) AND src_table = 'stock_changes')")
-        # code ancestry: each code with itself and its ancestors, the nearest depth kept
-        d.execute("CREATE OR REPLACE TABLE t_code_ancestors AS SELECT DISTINCT code, code AS ancestor, 0::BIGINT AS depth "
-                  "FROM (SELECT code FROM t_code_relations WHERE deleted = 0 UNION SELECT parent_code FROM t_code_relations "
-                  "WHERE deleted = 0 AND parent_code IS NOT NULL AND parent_code <> '')")
-        for depth in range(1, 4):
-            d.execute(f"INSERT INTO t_code_ancestors SELECT DISTINCT a.code, r.parent_code, {depth} FROM t_code_ancestors a "
-                      "JOIN t_code_relations r ON r.code = a.ancestor AND r.deleted = 0 "
-                      f"WHERE a.depth = {depth - 1} AND r.parent_code IS NOT NULL AND r.parent_code <> '' "
-                      "AND NOT EXISTS (SELECT 1 FROM t_code_ancestors b WHERE b.code = a.code AND b.ancestor = r.parent_code)")
+        # code ancestry: each code with itself and its ancestors up to three steps up, the
+        # nearest depth kept (as refresh_derived's breadth-first steps give): every walk of
+        # 0-3 steps, then the shortest per pair, in one aggregate, which spills to disk. Three
+        # steps each checked against all pairs found so far ran out of memory at 10M lines.
+        d.execute("CREATE OR REPLACE TEMP TABLE edges AS SELECT DISTINCT code, parent_code AS parent FROM t_code_relations "
+                  "WHERE deleted = 0 AND parent_code IS NOT NULL AND parent_code <> ''")
+        d.execute("CREATE OR REPLACE TABLE t_code_ancestors AS "
+                  "WITH w1 AS (SELECT code, parent AS ancestor FROM edges), "
+                  "w2 AS (SELECT w.code, e.parent AS ancestor FROM w1 w JOIN edges e ON e.code = w.ancestor), "
+                  "w3 AS (SELECT w.code, e.parent AS ancestor FROM w2 w JOIN edges e ON e.code = w.ancestor) "
+                  "SELECT code, ancestor, MIN(depth)::BIGINT AS depth FROM ("
+                  "SELECT code, code AS ancestor, 0 AS depth FROM t_code_relations WHERE deleted = 0 "
+                  "UNION ALL SELECT parent, parent, 0 FROM edges "
+                  "UNION ALL SELECT code, ancestor, 1 FROM w1 UNION ALL SELECT code, ancestor, 2 FROM w2 "
+                  "UNION ALL SELECT code, ancestor, 3 FROM w3) GROUP BY code, ancestor")
+        d.execute("DROP TABLE edges")
         counts = {}
         for table in TABLES:
             names = [c for c, _ in table_schema(table)]
