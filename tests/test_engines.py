@@ -125,6 +125,31 @@ def test_import_to_lake_counts_records_the_lake_already_holds_as_uploaded_again(
     assert ids[0][0]
 
 
+def test_import_to_lake_gives_the_code_ancestry_sqlite_gives(tmp_path):
+    """Relations five levels deep, a code with two parents (the shorter way counts) and a
+    cycle: the lake import's ancestry (walks of up to three steps, the nearest depth kept)
+    is the one the SQLite import derives."""
+    from invreconcile.importer import import_paths
+    from invreconcile.ledger import open_ledger
+    c = [f"8{n:019d}" for n in range(10)]
+    pairs = [(c[0], c[1]), (c[1], c[2]), (c[2], c[3]), (c[3], c[4]), (c[4], c[5]),   # a chain past three steps
+             (c[0], c[3]),                                                      # a shortcut: c3 is one step up from c0
+             (c[6], c[7]), (c[7], c[6]),                                        # a cycle
+             (c[8], c[9])]
+    rel = tmp_path / "data" / "code_relations.csv"
+    rel.parent.mkdir()
+    rel.write_text("code,parent_code,code_level,box_amount\n" + "".join(f"{a},{b},1,1\n" for a, b in pairs), encoding="utf-8")
+    db = open_ledger(tmp_path / "ledger.db")
+    import_paths(db, [rel.parent])
+    import_to_lake([rel.parent], tmp_path / "lake")
+    on_sqlite = sorted(db.conn.execute("SELECT code, ancestor, depth FROM code_ancestors").fetchall())
+    _, on_lake = DuckDBEngine(tmp_path / "lake").query("SELECT code, ancestor, depth FROM code_ancestors ORDER BY 1, 2, 3")
+    assert [tuple(r) for r in on_lake] == on_sqlite
+    of_c0 = {a: d for code, a, d in on_sqlite if code == c[0]}
+    assert of_c0 == {c[0]: 0, c[1]: 1, c[3]: 1, c[2]: 2, c[4]: 2, c[5]: 3}
+    assert {a: d for code, a, d in on_sqlite if code == c[6]} == {c[6]: 0, c[7]: 1}
+
+
 def test_translation_keeps_sqlite_semantics():
     import duckdb
     import sqlite3
