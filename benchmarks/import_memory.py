@@ -7,8 +7,10 @@ starts and when it ends, then records per second.
 ``lake`` imports straight to a Parquet lake in OUT (``import --lake``), ``sqlite`` into the
 ledger OUT/ledger.db. With ``--customers``, SRC is first written by the sample generator
 when it does not exist (92,000 customers: some 960,000 settlement lines, 3.9 million
-records, 1.6 GB of files; 920,000: about ten times that, 16 GB, 14 minutes). OUT is
-replaced. Run one measurement at a time: the machine's other core is not idle otherwise.
+records, 1.6 GB of files; 920,000: about ten times that, 16 GB, 14-18 minutes). The
+generator's memory stays with the process (1.8 GB at 920,000 customers), so measure the
+import in a second run, once SRC exists. OUT is replaced. Run one measurement at a time:
+the machine's other core is not idle otherwise.
 """
 from __future__ import annotations
 
