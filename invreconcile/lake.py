@@ -281,7 +281,7 @@ class _LakeImport:
         up as the tables are written (:meth:`_closed_up`), as SQLite numbers the rows it keeps."""
         import numpy as np
         d = self.duck
-        events_gone: list[int] = []
+        events_gone = []
         for table in TABLES:
             if table in ("items", "code_events") or "rec_hash" not in dict(table_schema(table)):
                 continue
@@ -295,18 +295,18 @@ class _LakeImport:
                 res.rows_accepted -= n
                 res.rows_duplicate += n
                 res.by_table[table] -= n
-            gone = [i for (i,) in d.execute("SELECT id FROM repeats ORDER BY id").fetchall()]
-            if gone:
+            gone = d.execute("SELECT id FROM repeats ORDER BY id").fetchnumpy()["id"]
+            if len(gone):
                 d.execute(f"UPDATE {t} SET uploads = uploads + c.n FROM (SELECT first_id, COUNT(*) AS n FROM repeats "
                           f"GROUP BY first_id) c WHERE {t}.id = c.first_id")
                 d.execute(f"DELETE FROM {t} WHERE id IN (SELECT id FROM repeats)")
-                events_gone += [i for (i,) in d.execute(
+                events_gone.append(d.execute(
                     f"DELETE FROM t_code_events WHERE src_table = '{table}' AND src_id IN (SELECT id FROM repeats) "
-                    "RETURNING id").fetchall()]
-                self.gaps[table] = np.array(gone, dtype=np.int64)
+                    "RETURNING id").fetchnumpy()["id"])
+                self.gaps[table] = np.asarray(gone, dtype=np.int64)
             d.execute("DROP TABLE repeats")
         if events_gone:
-            self.gaps["code_events"] = np.sort(np.array(events_gone, dtype=np.int64))
+            self.gaps["code_events"] = np.sort(np.concatenate(events_gone).astype(np.int64))
 
     def _closed_up(self, table: str, batch):
         """``batch`` (rows of ``table`` about to be written, an Arrow record batch) as a
@@ -320,13 +320,13 @@ class _LakeImport:
             ids = out.column("id").to_numpy()
             out = out.set_column(out.schema.get_field_index("id"), "id",
                                  pa.array(ids - np.searchsorted(self.gaps[table], ids)))
-        if table == "code_events" and any(t != table for t in self.gaps):
+        of_records = {t: gone for t, gone in self.gaps.items() if t != "code_events"}
+        if table == "code_events" and of_records:
             src = out.column("src_id").to_numpy().copy()
             of = out.column("src_table")
-            for t, gone in self.gaps.items():
-                if t != table:
-                    mask = pc.equal(of, t).to_numpy(zero_copy_only=False)
-                    src[mask] -= np.searchsorted(gone, src[mask])
+            for t, gone in of_records.items():
+                mask = pc.equal(of, t).to_numpy(zero_copy_only=False)
+                src[mask] -= np.searchsorted(gone, src[mask])
             out = out.set_column(out.schema.get_field_index("src_id"), "src_id", pa.array(src))
         return out
 
