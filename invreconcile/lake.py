@@ -42,6 +42,8 @@ STAGE_ROWS = 20_000
 #: memory DuckDB may use to merge the staged parts into the lake; beyond it, it spills to
 #: the staging directory (so an import's memory does not grow with the data it merges)
 FINISH_MEMORY = "1GB"
+#: the merged tables are sorted for writing a range of about this many rows at a time
+SORT_ROWS = 1_000_000
 
 
 def _need_arrow():
@@ -397,22 +399,52 @@ class _LakeImport:
                   "UNION ALL SELECT code, ancestor, 1 FROM w1 UNION ALL SELECT code, ancestor, 2 FROM w2 "
                   "UNION ALL SELECT code, ancestor, 3 FROM w3) GROUP BY code, ancestor")
         d.execute("DROP TABLE edges")
-        # the tables are sorted and written on one thread: each thread's sort needs its own
-        # memory, and at 10M lines the sort of sales ran out of the 1 GB limit on two threads
-        # (reproduced at 100k lines with 128 MB, which one thread passes; not verified at 10M)
-        d.execute("SET threads = 1")
         counts = {}
         for table in TABLES:
-            names = [c for c, _ in table_schema(table)]
-            nulls_first = ", ".join(f"{c} NULLS FIRST" for c in order_by(table).split(", "))
-            reader = d.sql(f"SELECT {', '.join(names)} FROM t_{table} ORDER BY {nulls_first}").to_arrow_reader(BATCH_ROWS)
             w = _PartitionedWriter(self.lake, table)
-            for batch in reader:
+            for batch in _sorted_batches(d, table):
                 w.write(self._closed_up(table, batch))
             counts[table] = w.close()
             d.execute(f"DROP TABLE t_{table}")
         shutil.rmtree(self.stage, ignore_errors=True)
         return counts
+
+
+def _sorted_batches(d, table: str):
+    """The rows of DuckDB table ``t_<table>`` in the lake's order (:func:`order_by`), as
+    Arrow batches, sorted a range of about :data:`SORT_ROWS` rows at a time: ranges of
+    whole (store, month) partitions, or for the tables without partitions ranges of their
+    first sort column cut at a sample's quantiles. One sort of a whole table needs memory
+    that grows with the table: at 10M lines sorting ``sales`` ran out of the 1 GB limit
+    (session 18). A range is as large as its largest partition or key value at least."""
+    names = [c for c, _ in table_schema(table)]
+    cols = order_by(table).split(", ")
+    order = ", ".join(f"t.{c} NULLS FIRST" for c in cols)
+    select = f"SELECT {', '.join('t.' + n for n in names)} FROM t_{table} t"
+    n = d.execute(f"SELECT COUNT(*) FROM t_{table}").fetchall()[0][0]
+    if n <= SORT_ROWS:
+        ranges = [(select, [])]
+    elif table in BY_STORE_MONTH or table in BY_STORE:
+        keys = ["store", "month"] if table in BY_STORE_MONTH else ["store"]
+        by = ", ".join(f"{k} NULLS FIRST" for k in keys)
+        d.execute(f"CREATE OR REPLACE TEMP TABLE sort_ranges AS SELECT {', '.join(keys)}, "
+                  f"(SUM(n) OVER (ORDER BY {by} ROWS UNBOUNDED PRECEDING) - n) // {SORT_ROWS} AS range_no "
+                  f"FROM (SELECT {', '.join(keys)}, COUNT(*) AS n FROM t_{table} GROUP BY ALL)")
+        on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM r.{k}" for k in keys)
+        ranges = [(f"{select} JOIN sort_ranges r ON {on} WHERE r.range_no = ?", [no]) for (no,) in
+                  d.execute("SELECT DISTINCT range_no FROM sort_ranges ORDER BY range_no").fetchall()]
+    else:
+        key, k = cols[0], -(-n // SORT_ROWS)
+        sample = [v for (v,) in d.execute(
+            f"SELECT {key} FROM (SELECT {key} FROM t_{table} WHERE {key} IS NOT NULL "
+            f"USING SAMPLE reservoir(10000 ROWS) REPEATABLE (1)) ORDER BY {key}").fetchall()]
+        bounds = list(dict.fromkeys(sample[i * len(sample) // k] for i in range(1, k)))
+        ranges = [(f"{select} WHERE t.{key} IS NULL OR t.{key} < ?", bounds[:1])] if bounds else [(select, [])]
+        ranges += [(f"{select} WHERE t.{key} >= ?" + (f" AND t.{key} < ?" if hi is not None else ""),
+                    [lo] + ([hi] if hi is not None else [])) for lo, hi in zip(bounds, bounds[1:] + [None])]
+    for sql, params in ranges:
+        yield from d.sql(f"{sql} ORDER BY {order}", params=params).to_arrow_reader(BATCH_ROWS)
+    d.execute("DROP TABLE IF EXISTS sort_ranges")
 
 
 def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str | None = None,

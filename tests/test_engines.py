@@ -125,6 +125,33 @@ def test_import_to_lake_counts_records_the_lake_already_holds_as_uploaded_again(
     assert ids[0][0]
 
 
+def _written(lake):
+    """Each Parquet file of the lake (its path) with its rows in the order written."""
+    import pyarrow.parquet as pq
+    written = {}
+    for f in sorted(lake.rglob("*.parquet")):
+        t = pq.read_table(f)
+        written[str(f.relative_to(lake))] = t.drop_columns([c for c in ("imported_at",) if c in t.column_names]).to_pylist()
+    return written
+
+
+def test_import_to_lake_sorted_in_small_ranges_writes_the_same_files(world, tmp_path, monkeypatch):
+    """The merged tables are sorted for writing a range of rows at a time (whole partitions,
+    or ranges of the first sort column for the tables without partitions), so that the sort's
+    memory does not grow with the table: with ranges of 30 rows the lake has the same files,
+    each with the same rows in the same order, as with one sort per table."""
+    import invreconcile.lake as lake_mod
+    root, _ = world
+    monkeypatch.setattr(lake_mod, "SORT_ROWS", 30)
+    import_to_lake([root / "data"], tmp_path / "lake")
+    whole, in_ranges = _written(root / "lake_direct"), _written(tmp_path / "lake")
+    assert list(in_ranges) == list(whole)
+    assert len([f for f in whole if f.startswith("code_events/")]) > 2
+    for f in whole:
+        assert in_ranges[f] == whole[f], f
+    assert len(whole["code_ancestors/part-0.parquet"]) > 3 * 30
+
+
 def test_import_to_lake_gives_the_code_ancestry_sqlite_gives(tmp_path):
     """Relations five levels deep, a code with two parents (the shorter way counts) and a
     cycle: the lake import's ancestry (walks of up to three steps, the nearest depth kept)
