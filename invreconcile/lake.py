@@ -438,13 +438,14 @@ def _sorted_batches(d, table: str):
         sample = [v for (v,) in d.execute(
             f"SELECT {key} FROM (SELECT {key} FROM t_{table} WHERE {key} IS NOT NULL "
             f"USING SAMPLE reservoir(10000 ROWS) REPEATABLE (1)) ORDER BY {key}").fetchall()]
-        bounds = list(dict.fromkeys(sample[i * len(sample) // k] for i in range(1, k)))
-        ranges = [(f"{select} WHERE t.{key} IS NULL OR t.{key} < ?", bounds[:1])] if bounds else [(select, [])]
-        ranges += [(f"{select} WHERE t.{key} >= ?" + (f" AND t.{key} < ?" if hi is not None else ""),
-                    [lo] + ([hi] if hi is not None else [])) for lo, hi in zip(bounds, bounds[1:] + [None])]
+        edges = [None, *dict.fromkeys(sample[i * len(sample) // k] for i in range(1, k)), None]
+        ranges = []
+        for lo, hi in zip(edges, edges[1:]):   # [lo, hi); the first range holds the NULLs
+            where = " AND ".join([f"t.{key} >= ?"] * (lo is not None) + [f"t.{key} < ?"] * (hi is not None)) or "TRUE"
+            ranges.append((f"{select} WHERE " + (where if lo is not None else f"t.{key} IS NULL OR {where}"),
+                           [b for b in (lo, hi) if b is not None]))
     for sql, params in ranges:
         yield from d.sql(f"{sql} ORDER BY {order}", params=params).to_arrow_reader(BATCH_ROWS)
-    d.execute("DROP TABLE IF EXISTS sort_ranges")
 
 
 def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str | None = None,
