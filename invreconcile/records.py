@@ -37,6 +37,7 @@ REASONS = {
     "bad_value": ("「{column}」的值 {found} 无效（应为 {expected}）", "'{column}' has the invalid value {found} (expected {expected})"),
     "no_store": ("没有定点机构编码：文件中无 fixmedins_code 列，请用 --store 指定门店", "no store: the row has no fixmedins_code; give --store CODE"),
     "excel_number_code": ("追溯码被 Excel 存成了数字，已丢失位数：{found}；请把该列设为文本后重新导出", "trace code was stored as a number by Excel and lost digits: {found}; export the column as text"),
+    "cut_code_cell": ("追溯码单元格正好 32,767 个字符，是 Excel 单元格的上限，保存时很可能被截断，其后的追溯码已丢失（最后一段：{found}）；请把追溯码每行一个导出，或导出为 CSV / JSON 后重新导入", "the trace code cell holds exactly 32,767 characters, Excel's limit for a cell: it was most likely cut when saved and the codes after it are lost (last piece: {found}); export one code per row, or as CSV / JSON, and import again"),
     "json": ("无法解析的报文：{found}", "unreadable message: {found}"),
     "infno": ("无法识别的报文：{found}", "unknown message: {found}"),
 }
@@ -256,12 +257,16 @@ def quantity(rec: _Rec, ctx: Ctx, store: str, item_id: str | None, *names) -> di
 
 
 _EXCEL_NUMBER = re.compile(r"\d(\.\d+)?[eE]\+?\d+")  # a code Excel turned into 8.1E+19
+EXCEL_CELL_MAX = 32_767   # characters in one Excel cell: Excel and openpyxl cut a longer text there
 
 
 def trace_codes(rec: _Rec) -> list:
     raw = rec.f.get("drug_trac_codg")
+    pieces = codes_mod.split_codes(None if raw is None else str(raw))
+    if len(str(raw)) == EXCEL_CELL_MAX:
+        raise Rejected("cut_code_cell", rec.col("drug_trac_codg"), pieces[-1] if pieces else "")
     out = []
-    for piece in codes_mod.split_codes(None if raw is None else str(raw)):
+    for piece in pieces:
         if _EXCEL_NUMBER.fullmatch(piece.strip()):
             raise Rejected("excel_number_code", rec.col("drug_trac_codg"), piece)
         out.append(codes_mod.parse(piece))

@@ -26,6 +26,8 @@ import zipfile
 from collections import deque
 from pathlib import Path
 
+from .records import EXCEL_CELL_MAX
+
 PLACEHOLDER = "9" * 20
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
 
@@ -118,6 +120,20 @@ def _certno(rng: random.Random, birth: dt.date) -> str:
 
 def _yuan(fen: int) -> float:
     return round(fen / 100, 2)
+
+
+def _cells(q: int, shown: list) -> list[tuple[int, str]]:
+    """A purchase row's quantity and code cell, split into rows whose cell fits in one Excel
+    cell (a longer text is cut there); each row's quantity in proportion to its codes.
+
+    >>> [(n, len(c)) for n, c in _cells(4000, ["8" * 20] * 2000)]
+    [(3120, 32759), (880, 9239)]
+    """
+    if not shown:
+        return [(q, "")]
+    per = (EXCEL_CELL_MAX + 1) // (len(shown[0]) + 1)
+    return [(q * len(part) // len(shown), ",".join(part))
+            for part in (shown[i:i + per] for i in range(0, len(shown), per))]
 
 
 def _cn_spec(spec: str) -> str:
@@ -478,9 +494,10 @@ class _Gen:
             hdr = ["门店编码", "入库时间", "商品编码", "商品名称", "医保编码", "规格", "生产厂家", "批号", "生产日期", "有效期",
                    "采购数量", "单位", "进价", "金额", "供应商", "追溯码"]
             for it, q, cost, lot, manu, exp, bchno, shown in recs:
-                self.row(f"{st.code}_purchase.xlsx", "purchase", hdr, [
-                    st.code, t, it.id, it.name, it.mlc, it.spec, it.maker, lot, manu.isoformat(), exp.isoformat(),
-                    q, it.pack_unit, _yuan(cost), _yuan(cost * q), spler, ",".join(shown)])
+                for part, cell in _cells(q, shown):
+                    self.row(f"{st.code}_purchase.xlsx", "purchase", hdr, [
+                        st.code, t, it.id, it.name, it.mlc, it.spec, it.maker, lot, manu.isoformat(), exp.isoformat(),
+                        part, it.pack_unit, _yuan(cost), _yuan(cost * part), spler, cell])
         else:
             out = []
             for it, q, cost, lot, manu, exp, bchno, shown in recs:

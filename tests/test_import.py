@@ -72,6 +72,25 @@ def test_xlsx_purchase_in_boxes(db, tmp_path):
     assert db.conn.execute("SELECT qty, price_fen, amount_fen FROM purchases").fetchone() == (72, 650, 1950)
 
 
+def test_xlsx_code_cell_cut_at_excels_limit_is_rejected_not_imported_short(db, tmp_path):
+    """2,000 codes joined in one cell are 41,999 characters; Excel and openpyxl keep 32,767
+    of them, the last code cut in the middle. The row is rejected, naming the column."""
+    codes = [f"8123456{n:013d}" for n in range(2000)]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["门店编码", "入库时间", "商品编码", "采购数量", "进价", "追溯码"])
+    ws.append(["P1", "2026-09-01 08:00:00", "A1", 2000, 6.5, ",".join(codes)])
+    ws.append(["P1", "2026-09-01 08:00:00", "A1", 1560, 6.5, ",".join(codes[:1560])])  # 32,759: kept whole
+    path = tmp_path / "purchase.xlsx"
+    wb.save(path)
+    [res] = import_paths(db, [path])
+    assert (res.rows_read, res.rows_accepted, res.rows_rejected) == (2, 1, 1)
+    assert res.reject_reasons == {"cut_code_cell": 1}
+    rej = db.conn.execute("SELECT src_row, column_name, reason, found FROM rejects").fetchone()
+    assert rej == (2, "追溯码", "cut_code_cell", codes[1560][:7])   # 1,560 whole codes, then 7 digits
+    assert db.conn.execute("SELECT code_count FROM purchases").fetchall() == [(1560,)]
+
+
 def test_json_messages_settlement_reversal_batch_and_drugtracinfo(db, tmp_path):
     msgs = [
         {"infno": "2102", "fixmedins_code": "P1", "input": {
