@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
-from .findings import Finding, finding_id, resolve_evidence, save, sort_key, split_list
+from .findings import Finding, attach_evidence, finding_id, first_refs, save, sort_key, split_list
 from .match import PAIRS_SQL, refresh_name_map
 from .engines import STORES_SQL, SQLiteEngine, tables_read
 from .rules import Config, Rule, builtin_rules, view_names, view_statements
@@ -110,27 +110,26 @@ def prepare(engine, config: Config, rules: list[Rule] | None = None, jobs=()) ->
         whole=[i for i, rule in enumerate(rules) if rule.scope == "all_stores" and i < len(jobs)])
 
 
-def to_findings(rule: Rule, rows: list[dict], evidence: list[tuple[list[dict], int]]) -> list[Finding]:
-    """A rule's rows as findings, with their resolved evidence (same order as ``rows``)."""
-    out = []
-    for row, (ev, total) in zip(rows, evidence):
-        store = row.get("store") or ""
-        day_first, day_last = row.get("day_first"), row.get("day_last") or row.get("day_first")
-        period = row.get("period") or (day_first if day_first == day_last else f"{day_first}..{day_last}" if day_first else "")
-        lists = {k: split_list(row.get(k)) for k in ("setl_ids", "codes", "psn_nos", "items")}
-        severity = row.get("severity") or rule.severity
-        fid = finding_id(rule.id, store, period, *lists.values())
-        # messages show lists sorted: engines concatenate in different orders (item names,
-        # which may hold commas, are left as they come)
-        shown = _shown({**row, **{k: ",".join(v) for k, v in lists.items() if row.get(k) is not None},
-                        **{k: ",".join(split_list(row[k])) for k in MESSAGE_LISTS if row.get(k) is not None}})
-        out.append(Finding(
-            id=fid, rule=rule.id, category=rule.category, severity=severity, store=store, period=period,
-            day_first=day_first, day_last=day_last, **lists, amount_fen=int(row.get("amount_fen") or 0),
-            title_zh=rule.title_zh, title_en=rule.title_en, message_zh=rule.message_zh.format_map(shown),
-            message_en=rule.message_en.format_map(shown), evidence=ev,
-            evidence_total=total if row.get("evidence_total") is None else int(row["evidence_total"])))
-    return out
+def to_finding(rule: Rule, row: dict) -> Finding:
+    """A rule's row as a finding; its ``evidence`` the references to resolve
+    (:func:`~invreconcile.findings.attach_evidence`)."""
+    store = row.get("store") or ""
+    day_first, day_last = row.get("day_first"), row.get("day_last") or row.get("day_first")
+    period = row.get("period") or (day_first if day_first == day_last else f"{day_first}..{day_last}" if day_first else "")
+    lists = {k: split_list(row.get(k)) for k in ("setl_ids", "codes", "psn_nos", "items")}
+    severity = row.get("severity") or rule.severity
+    fid = finding_id(rule.id, store, period, *lists.values())
+    # messages show lists sorted: engines concatenate in different orders (item names,
+    # which may hold commas, are left as they come)
+    shown = _shown({**row, **{k: ",".join(v) for k, v in lists.items() if row.get(k) is not None},
+                    **{k: ",".join(split_list(row[k])) for k in MESSAGE_LISTS if row.get(k) is not None}})
+    refs, total = first_refs(split_list(row.get("evidence")))
+    return Finding(
+        id=fid, rule=rule.id, category=rule.category, severity=severity, store=store, period=period,
+        day_first=day_first, day_last=day_last, **lists, amount_fen=int(row.get("amount_fen") or 0),
+        title_zh=rule.title_zh, title_en=rule.title_en, message_zh=rule.message_zh.format_map(shown),
+        message_en=rule.message_en.format_map(shown), evidence=refs,
+        evidence_total=total if row.get("evidence_total") is None else int(row["evidence_total"]))
 
 
 def run_audit(db, *, stores: list[str] | None = None, since: str | None = None, until: str | None = None,
@@ -162,22 +161,22 @@ def _no_gc():
 def _run_audit(db, stores, since, until, rules, config: Config, save_findings: bool, engine) -> AuditResult:
     chosen = select_rules(builtin_rules(), rules, config)
     answers = prepare(engine, config, chosen, [(rule.sql, rule.bind(config.overrides(rule))) for rule in chosen])
-    results: list[tuple[Rule, list[dict]]] = []
     errors = {}
-    for rule, answer in zip(chosen, answers):
+    findings: dict[str, Finding] = {}
+    for n, (rule, answer) in enumerate(zip(chosen, answers)):
+        answers[n] = None   # a rule's rows are let go once they are findings
         if isinstance(answer, Exception):  # one broken rule must not hide the others' findings
             errors[rule.id] = f"{type(answer).__name__}: {answer}"
-        else:
-            names, rows = answer
-            results.append((rule, [dict(zip(names, values)) for values in rows]))
-    # evidence of all rules at once: one lookup per table (engines pay per query)
-    evidence = iter(resolve_evidence(engine, [split_list(row.get("evidence")) for _, rows in results for row in rows]))
-    findings: dict[str, Finding] = {}
-    for rule, rows in results:
-        for f in to_findings(rule, rows, [next(evidence) for _ in rows]):
+            continue
+        names, rows = answer
+        for values in rows:
+            f = to_finding(rule, dict(zip(names, values)))
             if (stores and f.store not in stores) or not f.within(since, until):
                 continue
             findings[f.id] = f
+        del answer, rows
+    # evidence of all rules at once: one lookup per table (engines pay per query)
+    attach_evidence(engine, findings.values())
     result = AuditResult(sorted(findings.values(), key=sort_key), [r.id for r in chosen], errors)
     if save_findings and db is not None:
         with db.conn:

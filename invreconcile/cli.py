@@ -261,6 +261,17 @@ def _shown(f, lang: str, privacy) -> dict:
     return mask_finding(f.as_dict(lang), privacy, {})
 
 
+def _write_json_list(fh, items) -> None:
+    """``json.dumps(list(items), ensure_ascii=False, indent=1)`` and a newline, written an
+    item at a time (the whole text of a million findings is gigabytes)."""
+    fh.write("[")
+    sep = "\n "
+    for item in items:
+        fh.write(sep + json.dumps(item, ensure_ascii=False, indent=1).replace("\n", "\n "))
+        sep = ",\n "
+    fh.write("]\n" if sep == "\n " else "\n]\n")
+
+
 def _print_findings_summary(result, privacy, limit: int = 20) -> None:
     s = result.summary()
     click.echo(T(f"发现 {s['findings']} 条疑点（运行规则 {len(s['rules_run'])} 条）",
@@ -335,11 +346,11 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
     lang = _lang()
     privacy = _privacy(reveal, None)
     if json_path:
-        payload = json.dumps([_shown(f, lang, privacy) for f in result.findings], ensure_ascii=False, indent=1)
         if json_path == "-":
-            click.echo(payload)
+            _write_json_list(click.get_text_stream("stdout"), (_shown(f, lang, privacy) for f in result.findings))
             return
-        Path(json_path).write_text(payload + "\n", encoding="utf-8")
+        with open(json_path, "w", encoding="utf-8") as fh:
+            _write_json_list(fh, (_shown(f, lang, privacy) for f in result.findings))
     _print_findings_summary(result, privacy)
     if result.errors:
         sys.exit(1)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from dataclasses import asdict, dataclass, field
+from typing import Iterable
 
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1}
 EVIDENCE_LIMIT = 200
@@ -39,7 +41,7 @@ def split_list(value) -> list[str]:
     return sorted(items)
 
 
-@dataclass
+@dataclass(slots=True)   # slots: an audit may hold millions
 class Finding:
     id: str
     rule: str
@@ -97,11 +99,11 @@ def save(db, findings: list[Finding], stores: list[str] | None = None) -> None:
         conn.execute("DELETE FROM findings")
     conn.executemany(
         "INSERT OR REPLACE INTO findings VALUES (" + ",".join("?" * 20) + ")",
-        [(f.id, f.rule, f.category, f.severity, f.store, f.period, f.day_first, f.day_last,
+        ((f.id, f.rule, f.category, f.severity, f.store, f.period, f.day_first, f.day_last,
           json.dumps(f.setl_ids, ensure_ascii=False), json.dumps(f.codes), json.dumps(f.psn_nos),
           json.dumps(f.items, ensure_ascii=False), f.amount_fen, f.title_zh, f.title_en, f.message_zh,
           f.message_en, json.dumps(f.evidence, ensure_ascii=False), f.evidence_total, n)
-         for n, f in enumerate(findings)])
+         for n, f in enumerate(findings)))   # a row at a time: no second copy of every finding
 
 
 def load(db, *, finding_id: str | None = None, stores=None, categories=None, severities=None) -> list[Finding]:
@@ -140,7 +142,7 @@ def parse_refs(refs) -> set[tuple[str, int]]:
     >>> sorted(parse_refs(["sales:3", "settlements:12", "junk", "sales:4x", " sales:03 "]))
     [('sales', 3), ('settlements', 12)]
     """
-    return {(table, int(rid)) for table, rid in _ANY_REF.findall(",".join(refs))}
+    return {(sys.intern(table), int(rid)) for table, rid in _ANY_REF.findall(",".join(refs))}
 
 
 def first_refs(refs: list[str], limit: int = EVIDENCE_LIMIT) -> tuple[list[tuple[str, int]], int]:
@@ -157,30 +159,46 @@ def first_refs(refs: list[str], limit: int = EVIDENCE_LIMIT) -> tuple[list[tuple
     joined = ",".join(refs)
     out: list[tuple[str, int]] = []
     total = 0
-    for table in sorted(set(_TABLE.findall(joined))):
+    for table in sorted(set(map(sys.intern, _TABLE.findall(joined)))):
         ids = sorted(set(map(int, re.findall(_REF.format(table=re.escape(table)), joined))))
         total += len(ids)
         out += [(table, rid) for rid in ids[:max(0, limit - len(out))]]
     return out, total
 
 
-def resolve_evidence(engine, ref_lists: list[list[str]]) -> list[tuple[list[dict], int]]:
-    """For each finding's ``table:id`` references: the rows with their source file and row
-    (the first EVIDENCE_LIMIT, sorted) and how many there are. One query per table for all
-    findings, so that engines with a per-query cost (DuckDB, Spark) stay fast."""
-    wanted: list[tuple[list[tuple[str, int]], int]] = []
+def _sources(engine, wanted: Iterable[list[tuple[str, int]]]) -> dict[tuple[str, int], tuple]:
+    """``(table, id) -> (src_file, src_row)`` of every reference in ``wanted``: one query
+    per table for all findings, so that engines with a per-query cost (DuckDB, Spark) stay
+    fast. Each file name is held once, however many rows name it."""
     by_table: dict[str, set[int]] = {}
-    for refs in ref_lists:
-        first, total = first_refs(refs)
-        wanted.append((first, total))
-        for table, rid in first:
+    for refs in wanted:
+        for table, rid in refs:
             by_table.setdefault(table, set()).add(rid)
     found: dict[tuple[str, int], tuple] = {}
+    files: dict[str, str] = {}
     for table, ids in by_table.items():
         for r in engine.source_rows(table, sorted(ids)):
-            found[(table, r[0])] = (r[1], r[2])
-    out = []
-    for refs, total in wanted:
-        out.append(([{"table": t, "id": rid, "src_file": found[(t, rid)][0], "src_row": found[(t, rid)][1]}
-                     for t, rid in refs if (t, rid) in found], total))
-    return out
+            found[(table, r[0])] = (files.setdefault(r[1], r[1]), r[2])
+    return found
+
+
+def _evidence(refs: list[tuple[str, int]], found: dict) -> list[dict]:
+    return [{"table": t, "id": rid, "src_file": found[(t, rid)][0], "src_row": found[(t, rid)][1]}
+            for t, rid in refs if (t, rid) in found]
+
+
+def resolve_evidence(engine, ref_lists: list[list[str]]) -> list[tuple[list[dict], int]]:
+    """For each list of ``table:id`` references: the rows with their source file and row
+    (the first EVIDENCE_LIMIT, sorted) and how many there are."""
+    wanted = [first_refs(refs) for refs in ref_lists]
+    found = _sources(engine, (refs for refs, _ in wanted))
+    return [(_evidence(refs, found), total) for refs, total in wanted]
+
+
+def attach_evidence(engine, findings: Iterable[Finding]) -> None:
+    """Findings whose ``evidence`` still holds ``(table, id)`` pairs (as
+    :func:`first_refs` gives them) get the rows with their source file and row instead."""
+    findings = list(findings)
+    found = _sources(engine, (f.evidence for f in findings))
+    for f in findings:
+        f.evidence = _evidence(f.evidence, found)
