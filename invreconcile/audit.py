@@ -118,7 +118,7 @@ def to_finding(rule: Rule, row: dict) -> Finding:
     period = row.get("period") or (day_first if day_first == day_last else f"{day_first}..{day_last}" if day_first else "")
     lists = {k: split_list(row.get(k)) for k in ("setl_ids", "codes", "psn_nos", "items")}
     severity = row.get("severity") or rule.severity
-    fid = finding_id(rule.id, store, period, *lists.values())
+    fid = finding_id(rule.id, store, period, *lists.values(), row.get("about"))
     # messages show lists sorted: engines concatenate in different orders (item names,
     # which may hold commas, are left as they come)
     shown = _shown({**row, **{k: ",".join(v) for k, v in lists.items() if row.get(k) is not None},
@@ -173,7 +173,9 @@ def _run_audit(db, stores, since, until, rules, config: Config, save_findings: b
             f = to_finding(rule, dict(zip(names, values)))
             if (stores and f.store not in stores) or not f.within(since, until):
                 continue
-            findings[f.id] = f
+            twin = findings.get(f.id)
+            if twin is None or (f.evidence, f.message_en) < (twin.evidence, twin.message_en):
+                findings[f.id] = f   # of rows with one id, the same one on every engine
         del answer, rows
     # evidence of all rules at once: one lookup per table (engines pay per query)
     attach_evidence(engine, findings.values())

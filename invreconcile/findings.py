@@ -80,8 +80,9 @@ class Finding:
         return d
 
 
-def finding_id(rule: str, store: str, period: str, setl_ids, codes, psn_nos, items) -> str:
-    key = json.dumps([rule, store, period, setl_ids, codes, psn_nos, items], ensure_ascii=False)
+def finding_id(rule: str, store: str, period: str, setl_ids, codes, psn_nos, items, about=None) -> str:
+    key = json.dumps([rule, store, period, setl_ids, codes, psn_nos, items, *([about] if about is not None else [])],
+                     ensure_ascii=False)
     return f"{rule}-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:10]}"
 
 

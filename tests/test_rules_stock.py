@@ -185,6 +185,17 @@ def test_code_never_received_incident(tmp_path):
     assert f.amount_fen == 1920
 
 
+def test_code_never_received_twice_in_cash_sales_of_one_day_is_two_findings(tmp_path):
+    """Two cash sales (no settlement) of one never-received code on one day share store,
+    day, code and item: the transaction tells the findings apart."""
+    cash = [sale("P001", fixmedins_hilist_id="A001", sel_retn_cnt=24, sel_retn_time=T(2, hour), finl_trns_pric="1.00",
+                 rtal_docno=doc, drug_trac_codg=A(77)) for doc, hour in (("R1", 10), ("R2", 15))]
+    db = build(tmp_path, {"msgs.jsonl": [buy("P001", "A001", 24, 1, A(1)), *cash]})
+    found = audit(db, "code_never_received")
+    assert len({f.id for f in found}) == 2
+    assert sorted(f.message_en.split("(")[-1].split(")")[0] for f in found) == ["R1", "R2"]
+
+
 NEVER_RECEIVED_LOOKALIKES = {
     "received_by_case_code": {
         "relations.csv": f"""\

@@ -852,7 +852,8 @@ class DuckDBEngine(TranslatingEngine):
             if self._kind(table) is None:
                 continue
             found = self._source_query(table, sorted(ids))
-            self._sources.setdefault(table, {}).update((r[0], r[1:]) for r in found)
+            names = self.__dict__.setdefault("_file_names", {})   # each file name held once
+            self._sources.setdefault(table, {}).update((r[0], (names.setdefault(r[1], r[1]), r[2])) for r in found)
 
     def _kind(self, name: str) -> str | None:
         row = self.conn.execute(

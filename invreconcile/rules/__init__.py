@@ -22,7 +22,10 @@ Columns a rule returns (all optional except ``store``):
 ``setl_ids``, ``codes``, ``psn_nos``, ``items`` (comma-separated text), ``amount_fen``
 (insurance money at risk, fen), ``evidence`` (comma-separated ``table:id`` references to
 ledger rows), ``evidence_total`` (how many there are, when ``evidence`` lists only the
-first ``:evidence_limit``), plus any columns the message templates name.
+first ``:evidence_limit``), ``about`` (text that tells two findings apart when all the
+other parts of the id are the same: a code sold in two cash sales of one day), plus any
+columns the message templates name. Two rows of a rule with the same finding id are one
+finding: the row with the first evidence and message is kept, whatever the engine's order.
 
 The SQL keeps to what SQLite, DuckDB and Spark SQL share: no date functions (the ledger
 has ``day``, ``month``, ``epoch``, ``hour``, ``tod_min`` columns), ``GROUP_CONCAT`` for

@@ -15,7 +15,7 @@ WITH first_receipt AS (
     SELECT t.* FROM v_code_tx t JOIN first_receipt f ON f.store = t.store
     WHERE t.epoch >= f.epoch + :judge_after_days * 86400
 )
-SELECT t.store, t.day AS day_first, t.code AS codes, t.code, t.item_id, t.item_id AS items, t.ts, t.tx,
+SELECT t.store, t.day AS day_first, t.code AS codes, t.code, t.item_id, t.item_id AS items, t.ts, t.tx, t.tx AS about,
        t.setl_id AS setl_ids, t.psn_no AS psn_nos,
        CAST(COALESCE((SELECT SUM(m.insured_fen / CASE WHEN m.code_count > 0 THEN m.code_count ELSE 1 END)
                       FROM v_line_money m WHERE m.setl_id = t.setl_id AND m.store = t.store AND m.item_id = t.item_id), 0)
