@@ -9,28 +9,52 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from typing import Iterator
 
 from .errors import ConfigError
-from .findings import Finding, attach_evidence, finding_id, first_refs, save, sort_key, split_list
+from .findings import Collector, Finding, finding_id, first_refs, iterate, load, split_list
 from .match import PAIRS_SQL, refresh_name_map
 from .engines import STORES_SQL, SQLiteEngine, tables_read
 from .rules import Config, Rule, builtin_rules, view_names, view_statements
 
 
-@dataclass
 class AuditResult:
-    findings: list[Finding]
-    rules_run: list[str]
-    errors: dict = field(default_factory=dict)    # rule id -> message (a rule that failed to run)
+    """What an audit found. Findings saved to the ledger stay there and are read from it
+    when asked for (:meth:`iter_findings` reads them as it goes; :attr:`findings` all at
+    once); those of an audit not saved are held here."""
+
+    def __init__(self, rules_run: list[str], errors: dict, findings: list[Finding] | None = None, db=None,
+                 stores: list[str] | None = None):
+        self.rules_run, self.errors = rules_run, errors   # errors: rule id -> message (a rule that failed to run)
+        self._findings, self._db, self._stores = findings, db, stores
+
+    @property
+    def findings(self) -> list[Finding]:
+        if self._findings is None:
+            self._findings = load(self._db, stores=self._stores)
+        return self._findings
+
+    def iter_findings(self) -> Iterator[Finding]:
+        return iter(self._findings) if self._findings is not None else iterate(self._db, stores=self._stores)
 
     def summary(self) -> dict:
         by_cat: dict[str, dict[str, int]] = {}
         money: dict[str, int] = {}
-        for f in self.findings:
-            by_cat.setdefault(f.category, {"low": 0, "medium": 0, "high": 0})[f.severity] += 1
-            money[f.store] = money.get(f.store, 0) + f.amount_fen
-        return {"findings": len(self.findings), "by_category": by_cat,
+        if self._findings is not None:
+            agg: dict[tuple, list[int]] = {}
+            for f in self._findings:
+                a = agg.setdefault((f.category, f.severity, f.store), [0, 0])
+                a[0] += 1
+                a[1] += f.amount_fen
+            counts = [(*k, *v) for k, v in agg.items()]
+        else:
+            where = f"WHERE store IN ({','.join('?' * len(self._stores))})" if self._stores else ""
+            counts = self._db.conn.execute(f"SELECT category, severity, store, COUNT(*), SUM(amount_fen) FROM findings "
+                                           f"{where} GROUP BY 1, 2, 3", list(self._stores or [])).fetchall()
+        for cat, sev, store, n, fen in sorted(counts, key=lambda r: (r[0], r[1], r[2] or "")):
+            by_cat.setdefault(cat, {"low": 0, "medium": 0, "high": 0})[sev] += n
+            money[store] = money.get(store, 0) + fen
+        return {"findings": sum(r[3] for r in counts), "by_category": by_cat,
                 "amount_at_risk_by_store": {k: round(v / 100, 2) for k, v in sorted(money.items())},
                 "rules_run": self.rules_run, "errors": self.errors}
 
@@ -162,7 +186,7 @@ def _run_audit(db, stores, since, until, rules, config: Config, save_findings: b
     chosen = select_rules(builtin_rules(), rules, config)
     answers = prepare(engine, config, chosen, [(rule.sql, rule.bind(config.overrides(rule))) for rule in chosen])
     errors = {}
-    findings: dict[str, Finding] = {}
+    collector = Collector(engine, db if save_findings else None, stores)
     for n, (rule, answer) in enumerate(zip(chosen, answers)):
         answers[n] = None   # a rule's rows are let go once they are findings
         if isinstance(answer, Exception):  # one broken rule must not hide the others' findings
@@ -173,15 +197,9 @@ def _run_audit(db, stores, since, until, rules, config: Config, save_findings: b
             f = to_finding(rule, dict(zip(names, values)))
             if (stores and f.store not in stores) or not f.within(since, until):
                 continue
-            twin = findings.get(f.id)
-            if twin is None or (f.evidence, f.message_en) < (twin.evidence, twin.message_en):
-                findings[f.id] = f   # of rows with one id, the same one on every engine
+            collector.add(f)
         del answer, rows
-    # evidence of all rules at once: one lookup per table (engines pay per query)
-    attach_evidence(engine, findings.values())
-    result = AuditResult(sorted(findings.values(), key=sort_key), [r.id for r in chosen], errors)
-    if save_findings and db is not None:
-        with db.conn:
-            db.conn.execute("BEGIN")
-            save(db, result.findings, stores)
-    return result
+    collector.finish()
+    if collector.db is None:
+        return AuditResult([r.id for r in chosen], errors, collector.findings)
+    return AuditResult([r.id for r in chosen], errors, db=db, stores=stores)

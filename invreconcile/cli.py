@@ -6,6 +6,7 @@ library raises on purpose (:class:`~invreconcile.errors.InvReconcileError`) beco
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -284,13 +285,13 @@ def _print_findings_summary(result, privacy, limit: int = 20) -> None:
         for store, amount in s["amount_at_risk_by_store"].items():
             click.echo(f"  {store:<14} {amount:>12,.2f}")
     lang = _lang()
-    for f in result.findings[:limit]:
+    for f in itertools.islice(result.iter_findings(), limit):
         title = f.title_en if lang == "en" else f.title_zh
         msg = _shown(f, lang, privacy)["message"]
         click.echo(f"[{f.severity}] {f.id}  {f.store}  {title}: {msg}")
-    if len(result.findings) > limit:
-        click.echo(T(f"……另有 {len(result.findings) - limit} 条，用 --json 导出或 invreconcile explain ID 查看",
-                     f"... {len(result.findings) - limit} more: export with --json or see invreconcile explain ID"))
+    if s["findings"] > limit:
+        click.echo(T(f"……另有 {s['findings'] - limit} 条，用 --json 导出或 invreconcile explain ID 查看",
+                     f"... {s['findings'] - limit} more: export with --json or see invreconcile explain ID"))
     for rid, err in s["errors"].items():
         click.echo(T(f"规则 {rid} 运行失败：{err}", f"rule {rid} failed: {err}"), err=True)
 
@@ -347,10 +348,10 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
     privacy = _privacy(reveal, None)
     if json_path:
         if json_path == "-":
-            _write_json_list(click.get_text_stream("stdout"), (_shown(f, lang, privacy) for f in result.findings))
+            _write_json_list(click.get_text_stream("stdout"), (_shown(f, lang, privacy) for f in result.iter_findings()))
             return
         with open(json_path, "w", encoding="utf-8") as fh:
-            _write_json_list(fh, (_shown(f, lang, privacy) for f in result.findings))
+            _write_json_list(fh, (_shown(f, lang, privacy) for f in result.iter_findings()))
     _print_findings_summary(result, privacy)
     if result.errors:
         sys.exit(1)

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from invreconcile.audit import run_audit
 from invreconcile.cli import main
 from invreconcile.evaluation import evaluate
+from invreconcile.findings import Collector
 from invreconcile.importer import import_paths
 from invreconcile.ledger import open_ledger
 from invreconcile.rules import load_config
@@ -115,6 +116,18 @@ def test_console_output_masks_persons_unless_revealed(chain, tmp_path):
     traced = run("trace", code)
     assert "psn=" + "*" * (len(code_psn) - 4) + code_psn[-4:] in traced and code_psn not in traced
     assert "psn=" + code_psn in run("trace", code, "--reveal")
+
+
+def test_findings_saved_a_chunk_at_a_time_are_those_held_in_memory(chain, monkeypatch):
+    """A saved audit's findings go to the ledger a chunk at a time and are read back from it;
+    the same findings, order, evidence and summary as an audit held in memory."""
+    _, db, config, _, _ = chain
+    held = run_audit(db, config=config, save_findings=False)
+    monkeypatch.setattr(Collector, "CHUNK", 7)
+    saved = run_audit(db, config=config)
+    assert len(held.findings) > 7 * 10
+    assert [f.as_dict() for f in saved.iter_findings()] == [f.as_dict() for f in held.findings]
+    assert saved.summary() == held.summary() and saved.summary()["findings"] == len(held.findings)
 
 
 def test_store_and_period_filters(chain):
