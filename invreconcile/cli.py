@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -46,6 +47,12 @@ class Main(click.Group):
             return super().invoke(ctx)
         except InvReconcileError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:   # the system refused a file: full disk, no such folder, no permission
+            where = exc.filename or T("文件", "a file")
+            raise click.ClickException(T(
+                f"无法读写 {where}：{exc.strerror or exc}。请检查路径、权限和磁盘空间后重试。",
+                f"cannot read or write {where}: {exc.strerror or exc}. Check the path, permissions and free disk "
+                "space, then run it again.")) from None
 
 
 @click.group(cls=Main)
@@ -770,6 +777,9 @@ def run() -> None:
     (:func:`invreconcile.engines.duckdb.allocator_env`)."""
     global _MAY_RESTART
     _MAY_RESTART = True
+    # stopped with kill (SIGTERM): exit as from Ctrl-C, so that temporary files and
+    # DuckDB's scratch folder are removed (a killed 10M audit left 3.9 GB behind)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     main()
 
 

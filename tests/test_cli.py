@@ -79,6 +79,14 @@ def test_audit_rejects_bad_dates_and_unknown_rules(run):
     assert cfg.exit_code == 1 and "unknown parameter 'no_param'" in cfg.output
 
 
+def test_file_the_system_refuses_is_named_without_a_traceback(run):
+    Path("sales.csv").write_text("门店编码,商品编码,数量,销售时间\nP1,A1,24,2026-09-01 10:00:00\n", encoding="utf-8")
+    run("import", "sales.csv")
+    res = run("--lang", "en", "audit", "--json", "no_such_folder/findings.json")
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "cannot read or write no_such_folder/findings.json: No such file or directory" in res.output
+
+
 def test_rules_lists_every_rule_with_parameters(run):
     from invreconcile.rules import builtin_rules
     res = run("--lang", "en", "rules")
