@@ -41,12 +41,7 @@ class AuditResult:
         by_cat: dict[str, dict[str, int]] = {}
         money: dict[str, int] = {}
         if self._findings is not None:
-            agg: dict[tuple, list[int]] = {}
-            for f in self._findings:
-                a = agg.setdefault((f.category, f.severity, f.store), [0, 0])
-                a[0] += 1
-                a[1] += f.amount_fen
-            counts = [(*k, *v) for k, v in agg.items()]
+            counts = [(f.category, f.severity, f.store, 1, f.amount_fen) for f in self._findings]
         else:
             where = f"WHERE store IN ({','.join('?' * len(self._stores))})" if self._stores else ""
             counts = self._db.conn.execute(f"SELECT category, severity, store, COUNT(*), SUM(amount_fen) FROM findings "

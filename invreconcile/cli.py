@@ -354,11 +354,12 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
     lang = _lang()
     privacy = _privacy(reveal, None)
     if json_path:
+        shown = (_shown(f, lang, privacy) for f in result.iter_findings())
         if json_path == "-":
-            _write_json_list(click.get_text_stream("stdout"), (_shown(f, lang, privacy) for f in result.iter_findings()))
+            _write_json_list(click.get_text_stream("stdout"), shown)
             return
         with open(json_path, "w", encoding="utf-8") as fh:
-            _write_json_list(fh, (_shown(f, lang, privacy) for f in result.iter_findings()))
+            _write_json_list(fh, shown)
     _print_findings_summary(result, privacy)
     if result.errors:
         sys.exit(1)

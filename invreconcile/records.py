@@ -262,8 +262,9 @@ EXCEL_CELL_MAX = 32_767   # characters in one Excel cell: Excel and openpyxl cut
 
 def trace_codes(rec: _Rec) -> list:
     raw = rec.f.get("drug_trac_codg")
-    pieces = codes_mod.split_codes(None if raw is None else str(raw))
-    if len(str(raw)) == EXCEL_CELL_MAX:
+    text = None if raw is None else str(raw)
+    pieces = codes_mod.split_codes(text)
+    if text is not None and len(text) == EXCEL_CELL_MAX:
         raise Rejected("cut_code_cell", rec.col("drug_trac_codg"), pieces[-1] if pieces else "")
     out = []
     for piece in pieces:

@@ -440,6 +440,7 @@ class DuckDBEngine(TranslatingEngine):
         self.batches: list[list[str]] = []   # store groups audited one after the other (empty: all at once)
         self._texts: list[str] = []
         self._sources: dict[str, dict[int, tuple]] = {}   # table -> id -> (src_file, src_row), batched audits
+        self._file_names: dict[str, str] = {}   # each src_file of _sources held once
         self._plan = None   # (Parquet bytes per batch, forced): batches planned when load() tells what is read
         self._options = (memory_limit, threads)
         self._big = False   # larger than memory: Parquet footers not cached
@@ -852,7 +853,7 @@ class DuckDBEngine(TranslatingEngine):
             if self._kind(table) is None:
                 continue
             found = self._source_query(table, sorted(ids))
-            names = self.__dict__.setdefault("_file_names", {})   # each file name held once
+            names = self._file_names
             self._sources.setdefault(table, {}).update((r[0], (names.setdefault(r[1], r[1]), r[2])) for r in found)
 
     def _kind(self, name: str) -> str | None:
