@@ -101,11 +101,12 @@ def _needed(rules: list[Rule]) -> set[str]:
                        [r.sql for r in rules])
 
 
-def prepare(engine, config: Config, rules: list[Rule] | None = None, jobs=()) -> list:
+def prepare(engine, config: Config, rules: list[Rule] | None = None, jobs=()) -> Iterator[tuple[int, object]]:
     """Tables the rules read besides the ledger: opening hours per store, name matches,
     the shared views (materialised once per audit and indexed, so that rules reading them
     several times do not recompute them); then ``jobs`` (the rules' ``(sql, params)``, one
-    per rule in ``rules``), whose results are returned (see :meth:`Engine.build_and_query`).
+    per rule in ``rules``), whose answers are returned as they come: ``(position, answer)``
+    pieces (see :meth:`Engine.build_and_query`).
     Only what ``rules`` (default: all) need is built."""
     rules = rules if rules is not None else builtin_rules()
     need = _needed(rules)
@@ -182,10 +183,13 @@ def _run_audit(db, stores, since, until, rules, config: Config, save_findings: b
     answers = prepare(engine, config, chosen, [(rule.sql, rule.bind(config.overrides(rule))) for rule in chosen])
     errors = {}
     collector = Collector(engine, db if save_findings else None, stores)
-    for n, (rule, answer) in enumerate(zip(chosen, answers)):
-        answers[n] = None   # a rule's rows are let go once they are findings
+    for n, answer in answers:   # as the engine gives them: a rule's rows may come in several pieces
+        rule = chosen[n]
+        if rule.id in errors:
+            continue
         if isinstance(answer, Exception):  # one broken rule must not hide the others' findings
             errors[rule.id] = f"{type(answer).__name__}: {answer}"
+            collector.forget(rule.id)   # those of its pieces that came before
             continue
         names, rows = answer
         for values in rows:
@@ -193,7 +197,7 @@ def _run_audit(db, stores, since, until, rules, config: Config, save_findings: b
             if (stores and f.store not in stores) or not f.within(since, until):
                 continue
             collector.add(f)
-        del answer, rows
+        del answer, rows   # the rows are let go once they are findings
     collector.finish()
     if collector.db is None:
         return AuditResult([r.id for r in chosen], errors, collector.findings)

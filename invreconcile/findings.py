@@ -139,6 +139,13 @@ class Collector:
             if self.db is not None and len(self.pending) >= self.CHUNK:
                 self._flush()
 
+    def forget(self, rule: str) -> None:
+        """Set aside the findings of ``rule`` collected so far (it failed in a later piece)."""
+        self.pending = {fid: kf for fid, kf in self.pending.items() if kf[1].rule != rule}
+        if self.db is not None:
+            with self.db.conn:
+                self.db.conn.execute("DELETE FROM temp.run_findings WHERE rule = ?", (rule,))
+
     def _flush(self) -> None:
         chunk, self.pending = self.pending, {}
         attach_evidence(self.engine, (f for _, f in chunk.values()))

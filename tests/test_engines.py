@@ -505,3 +505,43 @@ def test_cli_audit_stopped_with_kill_removes_its_scratch_folder(world, tmp_path)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 128 + signal.SIGTERM
     assert list(scratch.iterdir()) == [], proc.stderr.read()[-2000:]
+
+
+def test_duckdb_answer_comes_in_pieces_and_a_rule_failing_midway_keeps_no_findings(world, tmp_path, monkeypatch):
+    """A rule's rows come from DuckDB a piece at a time, each turned into findings and let
+    go before the next is read: the same findings as from one piece. A rule whose query
+    fails after some of its pieces is reported as failed and none of its findings is kept,
+    held in memory or saved (some saved already, a chunk at a time)."""
+    import duckdb
+    import invreconcile.engines.duckdb as dd
+    from invreconcile.findings import Collector
+    from invreconcile.ledger import open_ledger
+    root, _ = world
+    whole = run_audit(None, engine=DuckDBEngine(root / "lake"), save_findings=False)
+    counts: dict[str, int] = {}
+    for f in whole.findings:
+        counts[f.rule] = counts.get(f.rule, 0) + 1
+    rule = max(counts, key=counts.get)
+    assert counts[rule] > 6
+    from invreconcile.rules import builtin_rules
+    sql = next(r.sql for r in builtin_rules() if r.id == rule)
+    real, sizes = DuckDBEngine.query_pieces, []
+
+    def watched(self, text, params=None):
+        for n, piece in enumerate(real(self, text, params)):
+            sizes.append(len(piece[1]))
+            if failing and text == sql and n == 2:
+                raise duckdb.IOException("disk gone")
+            yield piece
+    monkeypatch.setattr(DuckDBEngine, "query_pieces", watched)
+    monkeypatch.setattr(dd, "ROWS_PER_PIECE", 2)
+    failing = False
+    assert_same_findings(whole, run_audit(None, engine=DuckDBEngine(root / "lake"), save_findings=False))
+    assert max(sizes) == 2 and len(sizes) > counts[rule] / 2
+    failing = True
+    monkeypatch.setattr(Collector, "CHUNK", 3)
+    for saved in (False, True):
+        ledger = open_ledger(tmp_path / f"f{saved}.db")
+        broken = run_audit(ledger, engine=DuckDBEngine(root / "lake", ledger=ledger), save_findings=saved)
+        assert list(broken.errors) == [rule] and "disk gone" in broken.errors[rule]
+        assert [f.id for f in broken.findings] == [f.id for f in whole.findings if f.rule != rule]

@@ -4,10 +4,10 @@ SQLite, DuckDB and Spark share; an engine runs them on its own tables.
 An engine offers what :mod:`invreconcile.audit` needs and nothing more:
 
 * ``query(sql, params) -> (columns, rows)`` for a SELECT with ``:name`` parameters,
-* ``queries(jobs)``: independent SELECTs, each result rows or the exception raised,
+* ``answers(jobs)``: independent SELECTs, their rows as they come, or the exception raised,
 * ``build_and_query(tables, indexes, jobs, keep, whole)``: materialise the shared views,
-  index them, then run the rules (SQLite does all of it as one schedule on all cores,
-  DuckDB a lake larger than memory in groups of stores),
+  index them, then run the rules and give their rows as they come (SQLite does all of it
+  as one schedule on all cores, DuckDB a lake larger than memory in groups of stores),
 * ``create_table_as(name, select_sql)``, ``create_tables(pairs)`` (in order),
   ``drop(name)``, ``index(name, columns)``,
 * ``write_rows(table, columns, rows, ddl)`` to (re)create a small table from Python rows,
@@ -30,7 +30,7 @@ import re
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import sqlite_utils
 
@@ -102,16 +102,22 @@ class Engine:
         """Called with the SQL the audit is about to run, before it runs: an engine over
         files may load what that SQL reads (DuckDB does). Nothing to do by default."""
 
-    def queries(self, jobs: Sequence[tuple[str, dict]]) -> list:
-        """Run independent SELECTs (``(sql, params)``); each result is ``(columns, rows)``
-        or the exception the query raised, so that one failing rule does not stop the rest."""
-        out = []
-        for sql, params in jobs:
+    def answers(self, jobs: Sequence[tuple[str, dict]]) -> Iterator[tuple[int, object]]:
+        """Run independent SELECTs (``(sql, params)``) one after the other and give
+        ``(position, answer)`` as they come: the answer ``(columns, rows)``, a job's rows
+        possibly in several pieces (:meth:`query_pieces`), or the exception the query
+        raised, so that one failing rule does not stop the rest."""
+        for i, (sql, params) in enumerate(jobs):
             try:
-                out.append(self.query(sql, params))
+                for piece in self.query_pieces(sql, params):
+                    yield i, piece
             except Exception as exc:  # reported per rule by the audit
-                out.append(exc)
-        return out
+                yield i, exc
+
+    def query_pieces(self, sql: str, params: dict | None = None) -> Iterator[tuple[list[str], list[tuple]]]:
+        """:meth:`query`'s answer as ``(columns, rows)`` pieces; one piece unless the engine
+        can hand out a large answer a part at a time (DuckDB does)."""
+        yield self.query(sql, params)
 
     def create_tables(self, statements: Sequence[tuple[str, str]]) -> None:
         """Materialise ``(name, select_sql)`` pairs, in order (a statement may read the
@@ -124,18 +130,25 @@ class Engine:
                 self.create_table_as(name, select_sql)
 
     def build_and_query(self, tables: Sequence[tuple[str, str]], indexes: Sequence[tuple[str, Sequence[str]]],
-                        jobs: Sequence[tuple[str, dict]], keep: Sequence[str] = (), whole: Sequence[int] = ()) -> list:
+                        jobs: Sequence[tuple[str, dict]], keep: Sequence[str] = (),
+                        whole: Sequence[int] = ()) -> Iterator[tuple[int, object]]:
         """Materialise ``tables`` (``(name, select_sql)`` pairs as :meth:`create_tables`
-        takes them; one may read those before it), create ``indexes`` (``(table, columns)``) and planner statistics on them, then
-        run ``jobs`` as :meth:`queries` does and return their results. ``keep`` names the
-        tables wanted in the ledger after the audit (an engine may drop the others);
-        ``whole`` the positions of jobs that compare all stores with each other (an engine
-        working through the stores in groups runs them over all at once)."""
+        takes them; one may read those before it), create ``indexes`` (``(table, columns)``)
+        and planner statistics on them, then run ``jobs`` and give their answers as
+        :meth:`answers` does, ``(position, answer)`` as they come: a job's rows may come in
+        several pieces (parts of a large answer, groups of stores), in no set order between
+        jobs; a job that fails in one piece gives its exception as one of them, and its
+        other pieces are to be set aside. Giving the rows as they come lets the caller turn
+        them into findings and let them go: an audit's rows held all at once took gigabytes
+        at millions of findings. ``keep`` names the tables wanted in the ledger after the
+        audit (an engine may drop the others); ``whole`` the positions of jobs that compare
+        all stores with each other (an engine working through the stores in groups runs
+        them over all at once)."""
         self.create_tables(tables)
         for name, columns in indexes:
             self.index(name, columns)
         self.analyze([name for name, _ in tables])
-        return self.queries(jobs)
+        yield from self.answers(jobs)
 
     def source_rows(self, table: str, ids: Sequence[int]) -> list[tuple]:
         """``(id, src_file, src_row)`` of the rows of ``table`` with these ids: where a
@@ -200,7 +213,8 @@ class SQLiteEngine(Engine):
         path = self._path()
         workers = min(os.cpu_count() or 1, MAX_WORKERS)
         if not path or workers < 2:
-            return super().build_and_query(tables, indexes, jobs)
+            yield from super().build_and_query(tables, indexes, jobs)
+            return
         names = [name for name, _ in tables]
 
         def named(sql) -> list[str]:
@@ -287,7 +301,8 @@ class SQLiteEngine(Engine):
         failed = next((done[key] for key, _, _ in tasks if key[0] == "table" and isinstance(done[key], Exception)), None)
         if failed is not None:
             raise failed
-        return [done[("rule", i)] for i in range(len(jobs))]
+        for i in range(len(jobs)):
+            yield i, done.pop(("rule", i))
 
     def _rows_named(self, sqls) -> Callable[[int], int]:
         """A cost estimate for each of ``sqls`` (by position): the rows of the tables it

@@ -28,13 +28,13 @@ from __future__ import annotations
 import ctypes.util
 import functools
 import os
+import queue
 import re
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from ..errors import ConfigError
 from . import Engine, TranslatingEngine, inline_params, tables_read
@@ -663,19 +663,22 @@ class DuckDBEngine(TranslatingEngine):
             for table in tables:
                 self.conn.execute(f"ALTER TABLE {table} ALTER {column} TYPE {name}")
 
-    def build_and_query(self, tables, indexes, jobs, keep=(), whole=()) -> list:
+    def build_and_query(self, tables, indexes, jobs, keep=(), whole=()) -> Iterator[tuple[int, object]]:
         """As :meth:`Engine.build_and_query`; for a lake larger than memory, in store groups
         (:func:`plan_batches`): the rules in ``whole`` (positions in ``jobs``: rules that
         compare stores with each other) run first over every store, with only the tables
         they read; then for each group of stores, its tables are loaded, the shared views
-        built and the other rules run, then dropped. Each rule's rows are those of all
-        groups together."""
+        built and the other rules run, then dropped. A rule's rows come a batch at a time,
+        each batch's as soon as it is done (and the sources of the rows they cite read);
+        those of the rules in ``whole`` last, when the batches have read the sources
+        their findings cite."""
         if not self.batches:
-            return super().build_and_query(tables, indexes, jobs, keep)
+            yield from super().build_and_query(tables, indexes, jobs, keep)
+            return
         whole = set(whole)
         part = [i for i in range(len(jobs)) if i not in whole]
         last = sorted(whole)
-        out: list = [None] * len(jobs)
+        held: list = []
         cited: list[dict[str, set[int]]] = []
         if last:
             # every store's tables, without where their rows come from (src_file and src_row:
@@ -685,19 +688,16 @@ class DuckDBEngine(TranslatingEngine):
             self._load([*(jobs[i][0] for i in last),
                         *(f"CREATE VIEW {name} AS {sql}" for name, sql in tables if name in wanted and isinstance(sql, str))],
                        sources=False)
-            answers = super().build_and_query([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in last], keep)
-            for i, answer in zip(last, answers):
-                out[i] = answer
-            cited = self._cited_by_batch(_cited(answers))
+            held = [(last[k], answer) for k, answer in
+                    super().build_and_query([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in last], keep)]
+            cited = self._cited_by_batch(_cited(answer for _, answer in held))
             self._drop_all(tables)
         wanted = tables_read(tables, [jobs[i][0] for i in part])
-        for answers in self._run_batches([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in part], keep,
-                                         cited) if part else ():
-            for i, answer in zip(part, answers):
-                if isinstance(out[i], Exception):
-                    continue
-                out[i] = answer if out[i] is None or isinstance(answer, Exception) else (out[i][0], out[i][1] + answer[1])
-        return out
+        if part:
+            for k, answer in self._run_batches([t for t in tables if t[0] in wanted], indexes, [jobs[i] for i in part],
+                                               keep, cited):
+                yield part[k], answer
+        yield from held
 
     def _cited_by_batch(self, cited: dict[str, set[int]]) -> list[dict[str, set[int]]]:
         """The rows ``cited`` (table -> ids) that each batch holds, by the store of each row
@@ -743,47 +743,76 @@ class DuckDBEngine(TranslatingEngine):
         limit = self._options[0]
         self.conn.execute(f"SET memory_limit = '{limit}'" if limit else "RESET memory_limit")
 
-    def _run_batches(self, tables, indexes, jobs, keep, cited: list[dict[str, set[int]]] | None = None) -> list:
-        """Each batch's answers to ``jobs``, in batch order. With several workers, each is a
-        DuckDB database of its own with a share of the memory limit and of the threads,
-        taking the next batch when it is done. On two cores a batch on one thread costs about
-        a tenth less CPU time than on two, and both cores stay busy through the Python steps
-        (session 5, 10M-line lake, 3 GB: 43 batches two at a time 144-150 s in all, 19 larger ones one
-        after the other 157 s; the same findings). Each batch also reads the sources of the
-        rows ``cited`` for it (one table -> ids per batch, :meth:`_cited_by_batch`)."""
+    def _run_batches(self, tables, indexes, jobs, keep, cited: list[dict[str, set[int]]] | None = None
+                     ) -> Iterator[tuple[int, object]]:
+        """Each batch's answers to ``jobs`` as ``(position, answer)``, a batch's as soon as
+        it is done. With several workers, each is a DuckDB database of its own with a share
+        of the memory limit and of the threads, taking the next batch when it is done, while
+        the caller turns the answers of the batches done into findings. On two cores a
+        batch on one thread costs about a tenth less CPU time than on two, and both cores
+        stay busy through the Python steps (session 5, 10M-line lake, 3 GB: 43 batches two
+        at a time 144-150 s in all, 19 larger ones one after the other 157 s; the same
+        findings). Each batch also reads the sources of the rows ``cited`` for it (one table
+        -> ids per batch, :meth:`_cited_by_batch`)."""
         n = min(self.workers, len(self.batches))
-        engines = [self._worker(n) for _ in range(n)] if n > 1 else [self]
-        results: list = [None] * len(self.batches)
-        todo, lock, failed = iter(range(len(self.batches))), threading.Lock(), []
+
+        def run(engine: DuckDBEngine, i: int) -> list:
+            engine.attach_lake(self.lake, self.batches[i], i)
+            engine._load(self._texts)
+            answers = list(Engine.build_and_query(engine, tables, indexes, jobs, keep))
+            engine._keep_sources((answer for _, answer in answers), cited[i] if cited else None)
+            return answers
+        if n == 1:   # on this engine, a batch at a time between the caller's steps
+            for i in range(len(self.batches)):
+                yield from run(self, i)
+            self._drop_all(tables)   # the last batch's
+            return
+        engines = [self._worker(n) for _ in range(n)]
+        todo, lock, stop = iter(range(len(self.batches))), threading.Lock(), threading.Event()
+        done: queue.Queue = queue.Queue(maxsize=n)   # (answers or the exception of a batch), None: a worker ends
+
+        def put(item) -> None:
+            while not stop.is_set():
+                try:
+                    return done.put(item, timeout=0.1)
+                except queue.Full:
+                    continue
 
         def work(engine: DuckDBEngine) -> None:
-            while not failed:
-                with lock:
-                    i = next(todo, None)
-                if i is None:
-                    return
-                try:
-                    engine.attach_lake(self.lake, self.batches[i], i)
-                    engine._load(self._texts)
-                    results[i] = Engine.build_and_query(engine, tables, indexes, jobs, keep)
-                    engine._keep_sources(results[i], cited[i] if cited else None)
-                except BaseException:
-                    failed.append(i)
-                    raise
-        if n == 1:
-            work(self)
-            self._drop_all(tables)   # the last batch's
-            return results
+            try:
+                while not stop.is_set():
+                    with lock:
+                        i = next(todo, None)
+                    if i is None:
+                        break
+                    answers = run(engine, i)
+                    with lock:   # the sources of the batch's findings, before the caller asks for them
+                        for table, found in engine._sources.items():
+                            self._sources.setdefault(table, {}).update(found)
+                        engine._sources.clear()
+                    put(answers)
+            except BaseException as exc:   # raised in the caller's thread
+                put(exc)
+            put(None)
+        threads = [threading.Thread(target=work, args=(engine,), daemon=True) for engine in engines]
+        for t in threads:
+            t.start()
         try:
-            with ThreadPoolExecutor(n) as pool:
-                for future in [pool.submit(work, engine) for engine in engines]:
-                    future.result()
+            running = n
+            while running:
+                item = done.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield from item
         finally:
+            stop.set()
+            for t in threads:
+                t.join()
             for engine in engines:
-                for table, found in engine._sources.items():
-                    self._sources.setdefault(table, {}).update(found)
                 engine.close()
-        return results
 
     def _worker(self, n: int) -> DuckDBEngine:
         """An engine for batches of this lake on a database of its own: 1/n of the memory
@@ -826,11 +855,29 @@ class DuckDBEngine(TranslatingEngine):
         cur = self.conn.execute(text)
         return [d[0] for d in cur.description], cur.fetchall()
 
+    def query_pieces(self, sql: str, params: dict | None = None) -> Iterator[tuple[list[str], list[tuple]]]:
+        """The answer :data:`ROWS_PER_PIECE` rows at a time, from a cursor of its own (the
+        connection stays free for other queries, such as the sources of findings, meanwhile)."""
+        text = self.sql(inline_params(sql, params or {}))
+        self._attach_named(text)
+        with self.conn.cursor() as cur:
+            cur.execute(text)
+            columns = [d[0] for d in cur.description]
+            while True:
+                rows = cur.fetchmany(ROWS_PER_PIECE)
+                yield columns, rows
+                if len(rows) < ROWS_PER_PIECE:
+                    return
+
     def source_rows(self, table: str, ids: Sequence[int]) -> list[tuple]:
         known = self._sources.get(table, {})   # looked up while their batch was loaded
         rows = [(i, *known[i]) for i in ids if i in known]
         missing = [i for i in ids if i not in known]
-        if missing:
+        if missing and self.batches and lake_files(self._files, table):
+            # from all the lake's files of the table: a batch may be loaded meanwhile
+            rows += self.conn.execute(f"SELECT id, src_file, src_row FROM {_read_parquet(lake_files(self._files, table))} "
+                                      "WHERE id IN (SELECT UNNEST(?::BIGINT[]))", [missing]).fetchall()
+        elif missing:
             self._attach_named(table)
             rows += self._source_query(table, missing)
         return rows
@@ -840,7 +887,7 @@ class DuckDBEngine(TranslatingEngine):
         return self.conn.execute(f"SELECT id, src_file, src_row FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))",
                                  [ids]).fetchall()
 
-    def _keep_sources(self, answers: Sequence, cited: dict[str, set[int]] | None = None) -> None:
+    def _keep_sources(self, answers: Iterable, cited: dict[str, set[int]] | None = None) -> None:
         """Where the evidence the rules cite comes from (file, row), read while the tables
         that hold it are loaded: afterwards it lies among the whole lake's files. Only the
         references a finding shows (:func:`_cited`); those of ``cited`` too, of the rows
@@ -897,6 +944,9 @@ class DuckDBEngine(TranslatingEngine):
             self._tmp = None
 
 
+#: rows of a rule's answer turned into Python objects at a time (:meth:`DuckDBEngine.query_pieces`)
+ROWS_PER_PIECE = 50_000
+
 #: memory a lake's tables take in DuckDB per byte of Parquet, with the columns the rules
 #: read (measured on the sample lake: about 8 with all columns, half of them are read)
 IN_MEMORY_PER_PARQUET_BYTE = 4
@@ -922,7 +972,7 @@ ENUM_COLUMNS = ("item_id", "event", "code_kind", "src_table")
 PLANNED_ENUMS = ("event", "code_kind")
 
 
-def _cited(answers: Sequence) -> dict[str, set[int]]:
+def _cited(answers: Iterable) -> dict[str, set[int]]:
     """The rows (table -> ids) that the rules' answers cite as the evidence a finding shows
     (:func:`~invreconcile.findings.first_refs`)."""
     from ..findings import first_refs
