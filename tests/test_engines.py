@@ -545,3 +545,24 @@ def test_duckdb_answer_comes_in_pieces_and_a_rule_failing_midway_keeps_no_findin
         broken = run_audit(ledger, engine=DuckDBEngine(root / "lake", ledger=ledger), save_findings=saved)
         assert list(broken.errors) == [rule] and "disk gone" in broken.errors[rule]
         assert [f.id for f in broken.findings] == [f.id for f in whole.findings if f.rule != rule]
+
+
+def test_duckdb_batch_workers_stop_when_making_the_findings_fails(two_chains, monkeypatch):
+    """Findings are made while the batch workers go on; when that fails (here a full disk
+    on the third finding), the audit stops with that error, and the workers stop and close
+    their databases: no thread is left running."""
+    import threading
+    from invreconcile.findings import Collector
+    made = []
+
+    def add(self, f):
+        made.append(f)
+        if len(made) == 3:
+            raise OSError(28, "No space left on device")
+    monkeypatch.setattr(Collector, "add", add)
+    before = threading.active_count()
+    engine = DuckDBEngine(two_chains, batch_bytes=1, workers=2)
+    with pytest.raises(OSError, match="No space left"):
+        run_audit(None, engine=engine, save_findings=False)
+    assert len(engine.batches) == 2 and len(made) == 3
+    assert threading.active_count() == before
