@@ -215,3 +215,28 @@ def test_sqlite_memory_statistics_off_unless_a_connection_was_open(tmp_path, ord
         assert int(counted) == 0   # an open ledger is not counted: statistics off
     else:
         assert int(counted) > 0 and still_works.strip() == "1"   # left on; the connection unharmed
+
+
+def test_sqlite_hands_rows_over_in_pieces_and_stops_its_schedule_when_findings_fail(chain, monkeypatch):
+    """On SQLite's schedule on all cores a rule's rows are handed over a piece at a time
+    while the other rules run: the same findings as in one piece. When making findings
+    fails midway (a full disk on the third), the audit stops with that error: the running
+    statements are interrupted, no thread is left and no scratch file beside the ledger."""
+    import threading
+    import invreconcile.engines as engines
+    out, db, config, result, _ = chain
+    monkeypatch.setattr(engines, "ROWS_PER_PIECE", 2)
+    pieces = run_audit(db, config=config, save_findings=False)
+    assert [f.as_dict() for f in pieces.findings] == [f.as_dict() for f in result.findings]
+    made = []
+
+    def add(self, f):
+        made.append(f)
+        if len(made) == 3:
+            raise OSError(28, "No space left on device")
+    monkeypatch.setattr(Collector, "add", add)
+    before = threading.active_count()
+    with pytest.raises(OSError, match="No space left"):
+        run_audit(db, config=config)
+    assert len(made) == 3 and threading.active_count() == before
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]

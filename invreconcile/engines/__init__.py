@@ -26,6 +26,7 @@ and tests/test_spark.py).
 from __future__ import annotations
 
 import os
+import queue
 import re
 import sqlite3
 import threading
@@ -39,6 +40,8 @@ from ..errors import ConfigError
 ENGINES = ("sqlite", "duckdb", "spark")
 #: at most this many views and rules are built or run at once on SQLite (one core each)
 MAX_WORKERS = 4
+#: rows of a large answer turned into Python objects at a time (:meth:`Engine.query_pieces`)
+ROWS_PER_PIECE = 50_000
 
 _PARAM = re.compile(r"'(?:[^']|'')*'|--[^\n]*|(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -193,7 +196,7 @@ class SQLiteEngine(Engine):
         self.drop(name)
         self.conn.execute(f"CREATE TABLE {name} AS {select_sql}")
 
-    def build_and_query(self, tables, indexes, jobs, keep=(), whole=()) -> list:
+    def build_and_query(self, tables, indexes, jobs, keep=(), whole=()) -> Iterator[tuple[int, object]]:
         """As :meth:`Engine.build_and_query`, as one schedule on all cores, so that no core
         waits while another builds a table:
 
@@ -208,8 +211,10 @@ class SQLiteEngine(Engine):
         the ledger too, on a connection of the worker's own.
 
         Workers take the first ready task in this order: tables (longest chain of
-        dependent tables first), then rules (most rows named first). A ledger in memory,
-        or a machine with one core, builds and runs them one after the other."""
+        dependent tables first), then rules (most rows named first). A rule's rows are
+        handed over :data:`ROWS_PER_PIECE` at a time as it reads them, while the schedule
+        goes on (:func:`handed_over`). A ledger in memory, or a machine with one core,
+        builds and runs them one after the other."""
         path = self._path()
         workers = min(os.cpu_count() or 1, MAX_WORKERS)
         if not path or workers < 2:
@@ -231,8 +236,11 @@ class SQLiteEngine(Engine):
 
         for name in scratch:  # an earlier audit's table would hide the new one (main is searched first)
             self.drop(name)
+        local, opened, lock, cancelled = threading.local(), [], threading.Lock(), threading.Event()
 
         def build(name: str, sql):
+            if cancelled.is_set():
+                raise InterruptedError("the audit was stopped")
             if name in scratch:
                 _remove(scratch[name])
                 conn = sqlite3.connect(Path(scratch[name]).as_uri(), uri=True, isolation_level=None,
@@ -242,6 +250,8 @@ class SQLiteEngine(Engine):
                 conn.execute("ATTACH DATABASE ? AS ledger", (ledger_ro,))
             else:
                 conn = sqlite3.connect(path, timeout=120, isolation_level=None, check_same_thread=False)
+            with lock:
+                opened.append(conn)   # interrupted if the caller stops
             try:
                 attach(conn, sql, {name})
                 conn.execute("BEGIN IMMEDIATE")  # readers see the table with its indexes, or not at all
@@ -258,9 +268,9 @@ class SQLiteEngine(Engine):
             finally:
                 conn.close()
 
-        local, opened, lock = threading.local(), [], threading.Lock()
-
-        def rule(sql: str, params: dict):
+        def rule(i: int, sql: str, params: dict, put: Callable) -> None:
+            if cancelled.is_set():
+                raise InterruptedError("the audit was stopped")
             conn = getattr(local, "conn", None)
             if conn is None:
                 conn = local.conn = sqlite3.connect(ledger_ro, uri=True, check_same_thread=False, timeout=30)
@@ -269,7 +279,12 @@ class SQLiteEngine(Engine):
                     opened.append(conn)
             attach(conn, sql, local.attached)
             cur = conn.execute(sql, params)
-            return [d[0] for d in cur.description], cur.fetchall()
+            columns = [d[0] for d in cur.description]
+            while True:
+                rows = cur.fetchmany(ROWS_PER_PIECE)
+                put((i, (columns, rows)))
+                if len(rows) < ROWS_PER_PIECE:
+                    return
 
         reads = {name: [n for n in named(sql) if n != name] for name, sql in tables}
         table_cost = self._rows_named(sql if isinstance(sql, str) else "" for _, sql in tables)
@@ -288,21 +303,33 @@ class SQLiteEngine(Engine):
                   [("table", d) for d in [*reads[name], *([after_in_ledger[name]] if name in after_in_ledger else [])]])
                  for name, sql in order]
         rule_cost = self._rows_named(sql for sql, _ in jobs)
-        tasks += [(("rule", i), (lambda q=jobs[i][0], a=jobs[i][1] or {}: rule(q, a)),
-                   [("table", n) for n in named(jobs[i][0])])
-                  for i in sorted(range(len(jobs)), key=rule_cost, reverse=True)]
-        try:
-            done = run_schedule(tasks, workers)
-        finally:
-            for conn in opened:
-                conn.close()
-            for file in scratch.values():
-                _remove(file)
-        failed = next((done[key] for key, _, _ in tasks if key[0] == "table" and isinstance(done[key], Exception)), None)
-        if failed is not None:
-            raise failed
-        for i in range(len(jobs)):
-            yield i, done.pop(("rule", i))
+        rules = sorted(range(len(jobs)), key=rule_cost, reverse=True)
+
+        def produce(put: Callable) -> None:
+            try:
+                done = run_schedule(tasks + [(("rule", i), (lambda i=i: rule(i, jobs[i][0], jobs[i][1] or {}, put)),
+                                              [("table", n) for n in named(jobs[i][0])]) for i in rules], workers)
+            finally:
+                for conn in opened:
+                    conn.close()
+                for file in scratch.values():
+                    _remove(file)
+            failed = next((done[key] for key, _, _ in tasks if isinstance(done[key], Exception)), None)
+            if failed is not None:
+                raise failed
+            for i in rules:
+                if isinstance(done[("rule", i)], Exception):
+                    put((i, done[("rule", i)]))
+
+        def interrupt() -> None:   # the caller stopped: no task starts, the running statements end
+            cancelled.set()
+            with lock:
+                for conn in opened:
+                    try:
+                        conn.interrupt()
+                    except sqlite3.ProgrammingError:   # closed already
+                        pass
+        yield from handed_over(produce, interrupt)
 
     def _rows_named(self, sqls) -> Callable[[int], int]:
         """A cost estimate for each of ``sqls`` (by position): the rows of the tables it
@@ -408,6 +435,63 @@ def run_schedule(tasks: Sequence[tuple], workers: int) -> dict:
     for t in threads:
         t.join()
     return done
+
+
+class _Gone(Exception):
+    """The caller of :func:`handed_over` stopped taking what is produced."""
+
+
+def handed_over(produce: Callable[[Callable[[object], None]], None], interrupt: Callable[[], None] | None = None,
+                size: int = 8) -> Iterator:
+    """Run ``produce(put)`` on a thread of its own (it may start more) and give what it
+    puts as it comes, at most ``size`` items waiting: the caller works on one while the
+    producer makes the next. What ``produce`` raises is raised here, after the items put
+    before it. When the caller stops early (an error, Ctrl-C), ``put`` raises in the
+    producer's threads, ``interrupt()`` is called to cut short what they are running, and
+    the producer is waited for (it cleans up after itself).
+
+    >>> list(handed_over(lambda put: [put(n) for n in range(3)]))
+    [0, 1, 2]
+    """
+    items: queue.Queue = queue.Queue(maxsize=size)
+    stop, end = threading.Event(), object()
+
+    def put(item) -> None:
+        while True:
+            if stop.is_set():
+                raise _Gone
+            try:
+                return items.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+
+    def run() -> None:
+        try:
+            produce(put)
+            last: tuple = (end, None)
+        except BaseException as exc:   # raised in the caller's thread
+            last = (end, exc)
+        try:
+            put(last)
+        except _Gone:
+            pass
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    finished = False
+    try:
+        while True:
+            item = items.get()
+            if isinstance(item, tuple) and item and item[0] is end:
+                finished = True
+                if item[1] is not None:
+                    raise item[1]
+                return
+            yield item
+    finally:
+        stop.set()
+        if not finished and interrupt is not None:
+            interrupt()
+        thread.join()
 
 
 def get_engine(name: str, db=None, **options):

@@ -28,7 +28,6 @@ from __future__ import annotations
 import ctypes.util
 import functools
 import os
-import queue
 import re
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import ConfigError
-from . import Engine, TranslatingEngine, inline_params, tables_read
+from . import ROWS_PER_PIECE, Engine, TranslatingEngine, handed_over, inline_params, tables_read
 
 try:  # the bureau extra: pip install 'invreconcile[bureau]'
     import duckdb
@@ -768,51 +767,37 @@ class DuckDBEngine(TranslatingEngine):
             self._drop_all(tables)   # the last batch's
             return
         engines = [self._worker(n) for _ in range(n)]
-        todo, lock, stop = iter(range(len(self.batches))), threading.Lock(), threading.Event()
-        done: queue.Queue = queue.Queue(maxsize=n)   # (answers or the exception of a batch), None: a worker ends
+        todo, lock, failed = iter(range(len(self.batches))), threading.Lock(), []
 
-        def put(item) -> None:
-            while not stop.is_set():
+        def produce(put) -> None:
+            def work(engine: DuckDBEngine) -> None:
                 try:
-                    return done.put(item, timeout=0.1)
-                except queue.Full:
-                    continue
-
-        def work(engine: DuckDBEngine) -> None:
+                    while not failed:
+                        with lock:
+                            i = next(todo, None)
+                        if i is None:
+                            return
+                        answers = run(engine, i)
+                        with lock:   # the sources of the batch's findings, before the caller asks for them
+                            for table, found in engine._sources.items():
+                                self._sources.setdefault(table, {}).update(found)
+                            engine._sources.clear()
+                        for item in answers:
+                            put(item)
+                except BaseException as exc:   # raised in the caller's thread; the other workers stop
+                    failed.append(exc)
+            threads = [threading.Thread(target=work, args=(engine,), daemon=True) for engine in engines]
             try:
-                while not stop.is_set():
-                    with lock:
-                        i = next(todo, None)
-                    if i is None:
-                        break
-                    answers = run(engine, i)
-                    with lock:   # the sources of the batch's findings, before the caller asks for them
-                        for table, found in engine._sources.items():
-                            self._sources.setdefault(table, {}).update(found)
-                        engine._sources.clear()
-                    put(answers)
-            except BaseException as exc:   # raised in the caller's thread
-                put(exc)
-            put(None)
-        threads = [threading.Thread(target=work, args=(engine,), daemon=True) for engine in engines]
-        for t in threads:
-            t.start()
-        try:
-            running = n
-            while running:
-                item = done.get()
-                if item is None:
-                    running -= 1
-                elif isinstance(item, BaseException):
-                    raise item
-                else:
-                    yield from item
-        finally:
-            stop.set()
-            for t in threads:
-                t.join()
-            for engine in engines:
-                engine.close()
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            finally:
+                for engine in engines:
+                    engine.close()
+            if failed:
+                raise failed[0]
+        yield from handed_over(produce)
 
     def _worker(self, n: int) -> DuckDBEngine:
         """An engine for batches of this lake on a database of its own: 1/n of the memory
@@ -943,9 +928,6 @@ class DuckDBEngine(TranslatingEngine):
             self._tmp.cleanup()
             self._tmp = None
 
-
-#: rows of a rule's answer turned into Python objects at a time (:meth:`DuckDBEngine.query_pieces`)
-ROWS_PER_PIECE = 50_000
 
 #: memory a lake's tables take in DuckDB per byte of Parquet, with the columns the rules
 #: read (measured on the sample lake: about 8 with all columns, half of them are read)
