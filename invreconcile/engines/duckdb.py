@@ -782,8 +782,7 @@ class DuckDBEngine(TranslatingEngine):
                             for table, found in engine._sources.items():
                                 self._sources.setdefault(table, {}).update(found)
                             engine._sources.clear()
-                        for item in answers:
-                            put(item)
+                        put(answers)   # the batch's pieces at once: the worker goes on to the next batch
                 except BaseException as exc:   # raised in the caller's thread; the other workers stop
                     failed.append(exc)
             threads = [threading.Thread(target=work, args=(engine,), daemon=True) for engine in engines]
@@ -797,7 +796,8 @@ class DuckDBEngine(TranslatingEngine):
                     engine.close()
             if failed:
                 raise failed[0]
-        yield from handed_over(produce)
+        for answers in handed_over(produce, size=n):
+            yield from answers
 
     def _worker(self, n: int) -> DuckDBEngine:
         """An engine for batches of this lake on a database of its own: 1/n of the memory
