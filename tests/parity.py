@@ -1,4 +1,5 @@
-"""Comparing the findings of two engines (tests/test_engines.py, tests/test_spark.py)."""
+"""Comparing the findings of two engines (tests/test_engines.py, tests/test_spark.py), and a
+findings step that fails midway (tests/test_audit.py, tests/test_engines.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,3 +34,17 @@ def assert_same_findings(expected, got) -> None:
         assert f.message_en == g.message_en and f.message_zh == g.message_zh, fid  # lists shown sorted
     # the order of findings is part of the interface too
     assert [f.id for f in expected.findings] == [f.id for f in got.findings]
+
+
+def disk_full_at(n: int, monkeypatch) -> list:
+    """Make an audit's n-th finding fail as a full disk would (OSError 28) when it is
+    added; returns the list of the findings added up to then."""
+    from invreconcile.findings import Collector
+    made: list = []
+
+    def add(self, f):
+        made.append(f)
+        if len(made) == n:
+            raise OSError(28, "No space left on device")
+    monkeypatch.setattr(Collector, "add", add)
+    return made

@@ -224,17 +224,12 @@ def test_sqlite_hands_rows_over_in_pieces_and_stops_its_schedule_when_findings_f
     statements are interrupted, no thread is left and no scratch file beside the ledger."""
     import threading
     import invreconcile.engines as engines
+    from parity import disk_full_at
     out, db, config, result, _ = chain
     monkeypatch.setattr(engines, "ROWS_PER_PIECE", 2)
     pieces = run_audit(db, config=config, save_findings=False)
     assert [f.as_dict() for f in pieces.findings] == [f.as_dict() for f in result.findings]
-    made = []
-
-    def add(self, f):
-        made.append(f)
-        if len(made) == 3:
-            raise OSError(28, "No space left on device")
-    monkeypatch.setattr(Collector, "add", add)
+    made = disk_full_at(3, monkeypatch)
     before = threading.active_count()
     with pytest.raises(OSError, match="No space left"):
         run_audit(db, config=config)

@@ -552,14 +552,8 @@ def test_duckdb_batch_workers_stop_when_making_the_findings_fails(two_chains, mo
     on the third finding), the audit stops with that error, and the workers stop and close
     their databases: no thread is left running."""
     import threading
-    from invreconcile.findings import Collector
-    made = []
-
-    def add(self, f):
-        made.append(f)
-        if len(made) == 3:
-            raise OSError(28, "No space left on device")
-    monkeypatch.setattr(Collector, "add", add)
+    from parity import disk_full_at
+    made = disk_full_at(3, monkeypatch)
     before = threading.active_count()
     engine = DuckDBEngine(two_chains, batch_bytes=1, workers=2)
     with pytest.raises(OSError, match="No space left"):
