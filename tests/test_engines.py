@@ -513,7 +513,7 @@ def test_duckdb_answer_comes_in_pieces_and_a_rule_failing_midway_keeps_no_findin
     fails after some of its pieces is reported as failed and none of its findings is kept,
     held in memory or saved (some saved already, a chunk at a time)."""
     import duckdb
-    import invreconcile.engines.duckdb as dd
+    import invreconcile.engines as engines
     from invreconcile.findings import Collector
     from invreconcile.ledger import open_ledger
     root, _ = world
@@ -534,7 +534,7 @@ def test_duckdb_answer_comes_in_pieces_and_a_rule_failing_midway_keeps_no_findin
                 raise duckdb.IOException("disk gone")
             yield piece
     monkeypatch.setattr(DuckDBEngine, "query_pieces", watched)
-    monkeypatch.setattr(dd, "ROWS_PER_PIECE", 2)
+    monkeypatch.setattr(engines, "ROWS_PER_PIECE", 2)
     failing = False
     assert_same_findings(whole, run_audit(None, engine=DuckDBEngine(root / "lake"), save_findings=False))
     assert max(sizes) == 2 and len(sizes) > counts[rule] / 2

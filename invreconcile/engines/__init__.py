@@ -90,6 +90,17 @@ def tables_read(tables: Sequence[tuple[str, object]], sqls: Iterable[str]) -> se
     return found
 
 
+def cursor_pieces(cur) -> Iterator[tuple[list[str], list[tuple]]]:
+    """A DB-API cursor's answer as ``(columns, rows)`` pieces of :data:`ROWS_PER_PIECE`
+    rows (the last one may be empty)."""
+    columns = [d[0] for d in cur.description]
+    while True:
+        rows = cur.fetchmany(ROWS_PER_PIECE)
+        yield columns, rows
+        if len(rows) < ROWS_PER_PIECE:
+            return
+
+
 #: the stores an audit covers: those with settlements or sales
 STORES_SQL = "SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales"
 
@@ -278,13 +289,8 @@ class SQLiteEngine(Engine):
                 with lock:
                     opened.append(conn)
             attach(conn, sql, local.attached)
-            cur = conn.execute(sql, params)
-            columns = [d[0] for d in cur.description]
-            while True:
-                rows = cur.fetchmany(ROWS_PER_PIECE)
-                put((i, (columns, rows)))
-                if len(rows) < ROWS_PER_PIECE:
-                    return
+            for piece in cursor_pieces(conn.execute(sql, params)):
+                put((i, piece))
 
         reads = {name: [n for n in named(sql) if n != name] for name, sql in tables}
         table_cost = self._rows_named(sql if isinstance(sql, str) else "" for _, sql in tables)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import ConfigError
-from . import ROWS_PER_PIECE, Engine, TranslatingEngine, handed_over, inline_params, tables_read
+from . import Engine, TranslatingEngine, cursor_pieces, handed_over, inline_params, tables_read
 
 try:  # the bureau extra: pip install 'invreconcile[bureau]'
     import duckdb
@@ -841,26 +841,21 @@ class DuckDBEngine(TranslatingEngine):
         return [d[0] for d in cur.description], cur.fetchall()
 
     def query_pieces(self, sql: str, params: dict | None = None) -> Iterator[tuple[list[str], list[tuple]]]:
-        """The answer :data:`ROWS_PER_PIECE` rows at a time, from a cursor of its own (the
-        connection stays free for other queries, such as the sources of findings, meanwhile)."""
+        """The answer a piece at a time (:func:`~invreconcile.engines.cursor_pieces`), from a
+        cursor of its own (the connection stays free for other queries, such as the sources
+        of findings, meanwhile)."""
         text = self.sql(inline_params(sql, params or {}))
         self._attach_named(text)
         with self.conn.cursor() as cur:
-            cur.execute(text)
-            columns = [d[0] for d in cur.description]
-            while True:
-                rows = cur.fetchmany(ROWS_PER_PIECE)
-                yield columns, rows
-                if len(rows) < ROWS_PER_PIECE:
-                    return
+            yield from cursor_pieces(cur.execute(text))
 
     def source_rows(self, table: str, ids: Sequence[int]) -> list[tuple]:
         known = self._sources.get(table, {})   # looked up while their batch was loaded
         rows = [(i, *known[i]) for i in ids if i in known]
         missing = [i for i in ids if i not in known]
-        if missing and self.batches and lake_files(self._files, table):
-            # from all the lake's files of the table: a batch may be loaded meanwhile
-            rows += self.conn.execute(f"SELECT id, src_file, src_row FROM {_read_parquet(lake_files(self._files, table))} "
+        files = lake_files(self._files, table) if missing and self.batches else []
+        if files:   # from all the lake's files of the table: a batch may be loaded meanwhile
+            rows += self.conn.execute(f"SELECT id, src_file, src_row FROM {_read_parquet(files)} "
                                       "WHERE id IN (SELECT UNNEST(?::BIGINT[]))", [missing]).fetchall()
         elif missing:
             self._attach_named(table)
