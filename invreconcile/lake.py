@@ -54,11 +54,15 @@ def _need_arrow():
         raise ConfigError(f"the Parquet lake needs pyarrow ({exc}). Install: pip install 'invreconcile[bureau]'")
 
 
-def _parquet(files: Path) -> str:
-    """DuckDB's reading of the Parquet files ``files`` (a glob) by column name; the
-    ``store=``/``month=`` directories are not read as columns (``store=_`` holds the rows of
-    store '' and of no store: the files' own ``store`` column says which)."""
-    return f"read_parquet('{files}', union_by_name = true, hive_partitioning = false)"
+def _parquet(files, filename: bool = False) -> str:
+    """DuckDB's reading of the Parquet files ``files`` (a glob, or a list of paths) by column
+    name; the ``store=``/``month=`` directories are not read as columns (``store=_`` holds
+    the rows of store '' and of no store: the files' own ``store`` column says which).
+    ``filename``: with each row's file as a column ``filename``."""
+    names = ("'" + str(files).replace("'", "''") + "'" if isinstance(files, (str, Path))
+             else "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]")
+    return (f"read_parquet({names}, union_by_name = true, hive_partitioning = false"
+            f"{', filename = true' if filename else ''})")
 
 
 @lru_cache(maxsize=None)
@@ -107,7 +111,7 @@ class _PartitionedWriter:
         self.schema = arrow_schema(table)
         self.key = None
         self.writer = None
-        self.files: dict = {}   # partition -> files written (a partition met again gets another file)
+        self.files: dict = {}   # partition (store, month) -> files written (a partition met again gets another file)
         self.rows = 0
         self.keyed = table in BY_STORE_MONTH or table in BY_STORE
         shutil.rmtree(lake / table, ignore_errors=True)
@@ -150,6 +154,10 @@ class _PartitionedWriter:
         elif not (self.lake / self.table).exists():
             (self.lake / self.table).mkdir(parents=True, exist_ok=True)
         return self.rows
+
+    def dirs(self) -> list[Path]:
+        """The partition directories written, relative to the table's."""
+        return sorted(_part_dir(self.lake, self.table, *key).relative_to(self.lake / self.table) for key in self.files)
 
 
 def _arrow_from_rows(table: str, names: list[str], rows: list[tuple]):
@@ -340,15 +348,23 @@ class _LakeImport:
             self.flush_table(table)
         self.item_hashes.clear()
         d = self.duck
+        # the partitions each table's import changes (None: the table is written whole)
+        parts = {t: self._changed_parts(t) for t in BY_STORE_MONTH if t != "deletions" and self.had_lake[t]}
         for table in [t for t in TABLES if t != "files"] + ["files"]:   # files once their counts are final
             if table == "files":
                 self._drop_repeats()
             names = [c for c, _ in table_schema(table)]
-            sources = []
-            if self.had_lake[table] and table not in ("items", "item_products", "files"):
-                sources.append(f"SELECT {', '.join(names)} FROM {_parquet(self.lake / table / '**/*.parquet')}")
-            if (self.stage / table).is_dir():
-                sources.append(f"SELECT {', '.join(names)} FROM {_parquet(self.stage / table / '*.parquet')}")
+
+            def rows_of(files) -> str:
+                return f"SELECT {', '.join(names)} FROM {_parquet(files)}"
+            sources, whole = [], self.lake / table / "**/*.parquet"
+            if parts.get(table) is not None:   # the lake's rows of the partitions this import changes
+                old = [f for rel in sorted(parts[table]) for f in sorted((self.lake / table / rel).glob("*.parquet"))]
+                sources += [rows_of(old)] if old else []
+            elif self.had_lake[table] and table not in ("items", "item_products", "files"):
+                sources.append(rows_of(whole))
+            staged = [rows_of(self.stage / table / "*.parquet")] if (self.stage / table).is_dir() else []
+            sources += staged
             if table == "items":
                 rows = sorted(self.items.values(), key=lambda r: r["id"])
                 d.register("_items_rows", _arrow_from_rows(table, names, [tuple(map(r.get, names)) for r in rows]))
@@ -360,8 +376,7 @@ class _LakeImport:
                 from .importer import file_row
                 rows = [tuple(file_row(*r).get(c) for c in names) for r in self.files.values() if r is not None]
                 d.register("_files_rows", _arrow_from_rows(table, names, rows))
-                if self.had_lake[table]:
-                    sources.append(f"SELECT {', '.join(names)} FROM {_parquet(self.lake / table / '**/*.parquet')}")
+                sources += [rows_of(whole)] if self.had_lake[table] else []
                 sources.append("SELECT * FROM _files_rows")
             if table == "code_ancestors":
                 continue
@@ -371,13 +386,19 @@ class _LakeImport:
                 d.execute(f"CREATE OR REPLACE TABLE t_{table} ({cols})")
             else:
                 d.execute(f"CREATE OR REPLACE TABLE t_{table} AS " + " UNION ALL ".join(sources))
+            if parts.get(table) is not None and not self._within(table, parts[table]):
+                parts[table] = None   # a row the lake held outside its partition's directory: all of it
+                d.execute(f"CREATE OR REPLACE TABLE t_{table} AS " + " UNION ALL ".join([rows_of(whole), *staged]))
         # deletions (3507) withdraw rows; their code events go too
         from .ledger import DELETION_TARGETS
         for data_type, table in DELETION_TARGETS.items():
             d.execute(f"UPDATE t_{table} SET deleted = 1 WHERE deleted = 0 AND EXISTS (SELECT 1 FROM t_deletions x "
                       f"WHERE x.inv_data_type = {data_type} AND x.store = t_{table}.store AND x.bchno = t_{table}.bchno)")
-        d.execute("UPDATE t_deletions SET applied = 1 WHERE applied = 0 AND inv_data_type = 4 AND EXISTS ("
-                  "SELECT 1 FROM t_sales s WHERE s.deleted = 1 AND s.bchno = t_deletions.bchno AND s.store = t_deletions.store)")
+        d.execute("UPDATE t_deletions SET applied = 0 WHERE applied IS NULL")   # the ledger's default
+        for data_type, table in DELETION_TARGETS.items():   # as refresh_derived marks them
+            d.execute(f"UPDATE t_deletions SET applied = 1 WHERE applied = 0 AND inv_data_type = {data_type} AND EXISTS ("
+                      f"SELECT 1 FROM t_{table} t WHERE t.deleted = 1 AND t.bchno = t_deletions.bchno "
+                      "AND t.store = t_deletions.store)")
         d.execute("DELETE FROM t_code_events WHERE src_table IN ('purchases','sales','stock_counts','stock_changes') AND ("
                   "src_id IN (SELECT id FROM t_purchases WHERE deleted = 1) AND src_table = 'purchases' OR "
                   "src_id IN (SELECT id FROM t_sales WHERE deleted = 1) AND src_table = 'sales' OR "
@@ -399,15 +420,80 @@ class _LakeImport:
                   "UNION ALL SELECT code, ancestor, 1 FROM w1 UNION ALL SELECT code, ancestor, 2 FROM w2 "
                   "UNION ALL SELECT code, ancestor, 3 FROM w3) GROUP BY code, ancestor")
         d.execute("DROP TABLE edges")
-        counts = {}
+        # every table written beside the lake first; then each takes the place of the old
+        # files (whole, or partition by partition), so that an import that fails before
+        # leaves the lake as it was
+        out, replaced = self.stage / "_out", self.stage / "_replaced"
+        counts, written = {}, {}
         for table in TABLES:
-            w = _PartitionedWriter(self.lake, table)
+            w = _PartitionedWriter(out, table)
             for batch in _sorted_batches(d, table):
                 w.write(self._closed_up(table, batch))
-            counts[table] = w.close()
+            counts[table], written[table] = w.close(), w.dirs()
             d.execute(f"DROP TABLE t_{table}")
+        for table in TABLES:
+            moves = [Path()] if parts.get(table) is None else written[table]
+            for rel in moves:
+                if (self.lake / table / rel).exists():
+                    (replaced / table / rel).parent.mkdir(parents=True, exist_ok=True)
+                    (self.lake / table / rel).rename(replaced / table / rel)
+                (self.lake / table / rel).parent.mkdir(parents=True, exist_ok=True)
+                (out / table / rel).rename(self.lake / table / rel)
         shutil.rmtree(self.stage, ignore_errors=True)
         return counts
+
+    def _changed_parts(self, table: str) -> set[Path] | None:
+        """The partition directories (``store=.../month=...``) of ``table`` that this import
+        changes: those of its new rows, of the rows the lake held that it reads again (their
+        ``uploads`` grow), of those a deletion withdraws, and of the code events of withdrawn
+        records; the others are left as they are (a month's import into a year's lake then
+        rewrites that month). None when a file of the table lies outside such a directory:
+        the table is rewritten whole, as the layout's own writer would."""
+        from .ledger import DELETION_TARGETS
+        old = sorted((self.lake / table).rglob("*.parquet"))
+        if any(len(f.relative_to(self.lake / table).parts) != 3 for f in old):
+            return None
+        staged = self.stage / table
+        new = _parquet(staged / "*.parquet") if staged.is_dir() else None
+        d = self.duck
+        out = set()
+        if new:
+            out |= {_part_dir(Path(), table, store, month).relative_to(table)
+                    for store, month in d.execute(f"SELECT DISTINCT store, month FROM {new}").fetchall()}
+
+        def withdrawn(t: str) -> str:
+            """Rows of table t that a deletion of this import names (withdrawn now, or marking
+            it applied), or that one the lake holds withdraws and which are not yet."""
+            n = next(k for k, v in DELETION_TARGETS.items() if v == t)
+
+            def named(deletions: Path) -> str:
+                return (f"EXISTS (SELECT 1 FROM {_parquet(deletions)} x WHERE x.inv_data_type = {n} "
+                        "AND x.store = o.store AND x.bchno = o.bchno)")
+            new_ones = self.stage / "deletions"
+            return " OR ".join([named(new_ones / "*.parquet")] * new_ones.is_dir() + [
+                f"(o.deleted = 0 AND {named(self.lake / 'deletions' / '**/*.parquet')})"] * self.had_lake["deletions"]) or "FALSE"
+        conds = []
+        if new and "rec_hash" in dict(table_schema(table)):
+            conds.append(f"o.rec_hash IN (SELECT rec_hash FROM {new})")
+        if table in DELETION_TARGETS.values():
+            conds.append(f"({withdrawn(table)})")
+        if table == "code_events":
+            records = [f"SELECT '{t}' AS t, o.id FROM {_parquet(self.lake / t / '**/*.parquet')} o "
+                       f"WHERE o.deleted = 1 OR {withdrawn(t)}" for t in DELETION_TARGETS.values() if self.had_lake[t]]
+            if records:
+                conds.append(f"EXISTS (SELECT 1 FROM ({' UNION ALL '.join(records)}) w "
+                             "WHERE w.t = o.src_table AND w.id = o.src_id)")
+        if conds and old:
+            out |= {Path(f).parent.relative_to(self.lake / table) for (f,) in d.execute(
+                f"SELECT DISTINCT filename FROM {_parquet(old, filename=True)} o WHERE {' OR '.join(conds)}").fetchall()}
+        return out
+
+    def _within(self, table: str, parts: set[Path]) -> bool:
+        """Whether every row of ``t_<table>`` belongs in one of the partition directories
+        ``parts`` (a row the lake held in another store's or month's directory would
+        otherwise be written twice, or its partition replaced without the rest of it)."""
+        keys = self.duck.execute(f"SELECT DISTINCT store, month FROM t_{table}").fetchall()
+        return all(_part_dir(Path(), table, s, m).relative_to(table) in parts for s, m in keys)
 
 
 def _sorted_batches(d, table: str):

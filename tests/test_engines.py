@@ -3,6 +3,7 @@ same findings; ``import --lake`` gives the lake that ``import`` + ``export-lake`
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -175,6 +176,72 @@ def test_import_to_lake_gives_the_code_ancestry_sqlite_gives(tmp_path):
     of_c0 = {a: d for code, a, d in on_sqlite if code == c[0]}
     assert of_c0 == {c[0]: 0, c[1]: 1, c[3]: 1, c[2]: 2, c[4]: 2, c[5]: 3}
     assert {a: d for code, a, d in on_sqlite if code == c[6]} == {c[6]: 0, c[7]: 1}
+
+
+def _snapshot(lake):
+    """Each Parquet file of the lake: its bytes' digest and when it was written."""
+    import hashlib
+    return {str(f.relative_to(lake)): (hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_mtime_ns)
+            for f in lake.rglob("*.parquet")}
+
+
+def test_import_into_a_lake_rewrites_only_the_partitions_it_changes(world, tmp_path):
+    """A later import (a new month's sale of one store, a purchase record uploaded again, a
+    deletion withdrawing a purchase batch the lake holds) rewrites the partitions of its new
+    rows (and of the code events of the record uploaded again, dropped as they are merged),
+    of the record uploaded again, of the withdrawn rows and of their code events, and
+    leaves every other file of those tables as it was; the lake then holds what the same
+    two imports into SQLite, exported, hold."""
+    import json
+    import shutil
+    from invreconcile.importer import import_paths
+    from invreconcile.lake import export_lake
+    from invreconcile.ledger import open_ledger
+    root, db = world
+    lake = tmp_path / "lake"
+    shutil.copytree(root / "lake_direct", lake)
+    db.conn.execute("VACUUM INTO ?", (str(tmp_path / "ledger.db"),))
+    ledger = open_ledger(tmp_path / "ledger.db")
+    store, bchno, = ledger.conn.execute(
+        "SELECT p.store, p.bchno FROM purchases p JOIN code_events e ON e.src_table = 'purchases' AND e.src_id = p.id "
+        "WHERE p.bchno <> '' AND p.store = 'P3301060003' ORDER BY p.id LIMIT 1").fetchone()
+    withdrawn = ledger.conn.execute(
+        "SELECT 'purchases', store, month FROM purchases WHERE store = ? AND bchno = ? UNION "
+        "SELECT 'code_events', e.store, e.month FROM code_events e JOIN purchases p ON e.src_table = 'purchases' "
+        "AND e.src_id = p.id WHERE p.store = ? AND p.bchno = ?", (store, bchno, store, bchno)).fetchall()
+    again = (root / "data" / "P3301060001_purchase.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "P3301060002_sale_2026-11.jsonl").write_text(json.dumps({"infno": "3505", "fixmedins_code": "P3301060002",
+        "input": {"selinfo": {"fixmedins_hilist_id": "A1", "fixmedins_hilist_name": "新药", "sel_retn_cnt": 2,
+                              "sel_retn_time": "2026-11-02 10:00:00", "drug_trac_codg": "81234560000000000001"}}},
+        ensure_ascii=False) + "\n", encoding="utf-8")
+    (later / "P3301060001_purchase_again.jsonl").write_text(again + "\n", encoding="utf-8")
+    (later / "P3301060003_deletion.jsonl").write_text(json.dumps({"infno": "3507", "fixmedins_code": store,
+        "input": {"data": {"fixmedins_bchno": bchno, "inv_data_type": "3"}}}) + "\n", encoding="utf-8")
+    before = _snapshot(lake)
+    uploads = "SELECT id, store, month, uploads FROM purchases ORDER BY id"
+    uploaded = ledger.conn.execute(uploads).fetchall()
+    import_paths(ledger, [later])
+    results = import_to_lake([later], lake)
+    assert sum(r.rows_duplicate for r in results) == 1 and all(r.rows_rejected == 0 for r in results)
+    after = _snapshot(lake)
+    changed = {str(Path(f).parent) for f in set(before) | set(after) if before.get(f) != after.get(f)}
+    partitioned = {c for c in changed if c.split("/")[0] not in ("deletions", "items", "item_products", "code_relations")
+                   and "/" in c}
+    again_store_month = [r[1:3] for r, now in zip(uploaded, ledger.conn.execute(uploads).fetchall()) if now != r]
+    expected = {f"{t}/store={s}/month={m}" for t, s, m in withdrawn} | \
+        {f"{t}/store={s}/month={m}" for s, m in again_store_month for t in ("purchases", "code_events")} | \
+        {"sales/store=P3301060002/month=2026-11", "code_events/store=P3301060002/month=2026-11"}
+    assert len(again_store_month) == 1 and len(withdrawn) >= 2
+    assert partitioned == expected
+    assert len([f for f in before if after.get(f) == before[f]]) > 0.8 * len(before)   # most files as they were
+    export_lake(ledger, tmp_path / "exported")
+    exported, direct = DuckDBEngine(tmp_path / "exported"), DuckDBEngine(lake)
+    for table in TABLES:
+        assert _lake_rows(exported, table) == _lake_rows(direct, table), table
+    _, deleted = direct.query(f"SELECT COUNT(*) FROM purchases WHERE deleted = 1 AND bchno = '{bchno}'")
+    assert deleted[0][0] > 0
 
 
 def test_translation_keeps_sqlite_semantics():
