@@ -244,6 +244,38 @@ def test_import_into_a_lake_rewrites_only_the_partitions_it_changes(world, tmp_p
     assert deleted[0][0] > 0
 
 
+@pytest.mark.parametrize("layout", ["file in the table's folder", "rows in another store's folder"])
+def test_import_into_a_lake_off_its_layout_rewrites_the_table_whole(world, tmp_path, layout):
+    """Sales files off the layout (one directly in the table's folder, as another platform
+    may write it; half a partition's rows in another store's directory): the import then
+    writes the sales table whole, in the layout, every row the lake held kept once
+    (replacing the new sale's partition alone would lose or repeat rows)."""
+    import json
+    import shutil
+    import pyarrow.parquet as pq
+    root, _ = world
+    lake = tmp_path / "lake"
+    shutil.copytree(root / "lake_direct", lake)
+    mine = lake / "sales" / "store=P3301060001" / "month=2026-09" / "part-0.parquet"
+    rows = pq.read_table(mine)
+    if layout == "file in the table's folder":
+        mine.rename(lake / "sales" / "part-9.parquet")
+    else:   # the new sale's partition holds half of another store's
+        pq.write_table(rows.slice(0, 100), mine)
+        pq.write_table(rows.slice(100), lake / "sales" / "store=P3301060002" / "month=2026-09" / "part-9.parquet")
+    held = _lake_rows(DuckDBEngine(lake), "sales")
+    sale = tmp_path / "later" / "P3301060002_sale.jsonl"
+    sale.parent.mkdir()
+    sale.write_text(json.dumps({"infno": "3505", "fixmedins_code": "P3301060002", "input": {"selinfo": {
+        "fixmedins_hilist_id": "A1", "sel_retn_cnt": 2, "sel_retn_time": "2026-09-30 10:00:00"}}}) + "\n", encoding="utf-8")
+    import_to_lake([sale.parent], lake)
+    now = _lake_rows(DuckDBEngine(lake), "sales")
+    assert len(now) == len(held) + 1 and [r for r in now if r[0] != len(now)] == held
+    assert {len(f.relative_to(lake / "sales").parts) for f in (lake / "sales").rglob("*.parquet")} == {3}
+    _, placed = DuckDBEngine(lake).query(f"SELECT COUNT(*) FROM read_parquet('{mine.parent}/*.parquet')")
+    assert placed[0][0] == rows.num_rows
+
+
 def test_translation_keeps_sqlite_semantics():
     import duckdb
     import sqlite3
