@@ -350,6 +350,8 @@ class _LakeImport:
         d = self.duck
         # the partitions each table's import changes (None: the table is written whole)
         parts = {t: self._changed_parts(t) for t in BY_STORE_MONTH if t != "deletions" and self.had_lake[t]}
+        if self.had_lake["code_relations"] and self.had_lake["code_ancestors"] and not (self.stage / "code_relations").is_dir():
+            parts["code_relations"] = parts["code_ancestors"] = set()   # no relation added: both stay as they are
         for table in [t for t in TABLES if t != "files"] + ["files"]:   # files once their counts are final
             if table == "files":
                 self._drop_repeats()
@@ -381,12 +383,10 @@ class _LakeImport:
             if table == "code_ancestors":
                 continue
             if not sources:
-                cols = ", ".join(f'"{c}" {"BIGINT" if t == "INTEGER" else "DOUBLE" if t == "REAL" else "VARCHAR"}'
-                                 for c, t in table_schema(table))
-                d.execute(f"CREATE OR REPLACE TABLE t_{table} ({cols})")
+                self._empty(table)
             else:
                 d.execute(f"CREATE OR REPLACE TABLE t_{table} AS " + " UNION ALL ".join(sources))
-            if parts.get(table) is not None and not self._within(table, parts[table]):
+            if parts.get(table) and not self._within(table, parts[table]):
                 parts[table] = None   # a row the lake held outside its partition's directory: all of it
                 d.execute(f"CREATE OR REPLACE TABLE t_{table} AS " + " UNION ALL ".join([rows_of(whole), *staged]))
         # deletions (3507) withdraw rows; their code events go too
@@ -404,22 +404,10 @@ class _LakeImport:
                   "src_id IN (SELECT id FROM t_sales WHERE deleted = 1) AND src_table = 'sales' OR "
                   "src_id IN (SELECT id FROM t_stock_counts WHERE deleted = 1) AND src_table = 'stock_counts' OR "
                   "src_id IN (SELECT id FROM t_stock_changes WHERE deleted = 1) AND src_table = 'stock_changes')")
-        # code ancestry: each code with itself and its ancestors up to three steps up, the
-        # nearest depth kept (as refresh_derived's breadth-first steps give): every walk of
-        # 0-3 steps, then the shortest per pair, in one aggregate, which spills to disk. Three
-        # steps each checked against all pairs found so far ran out of memory at 10M lines.
-        d.execute("CREATE OR REPLACE TEMP TABLE edges AS SELECT DISTINCT code, parent_code AS parent FROM t_code_relations "
-                  "WHERE deleted = 0 AND parent_code IS NOT NULL AND parent_code <> ''")
-        d.execute("CREATE OR REPLACE TABLE t_code_ancestors AS "
-                  "WITH w1 AS (SELECT code, parent AS ancestor FROM edges), "
-                  "w2 AS (SELECT w.code, e.parent AS ancestor FROM w1 w JOIN edges e ON e.code = w.ancestor), "
-                  "w3 AS (SELECT w.code, e.parent AS ancestor FROM w2 w JOIN edges e ON e.code = w.ancestor) "
-                  "SELECT code, ancestor, MIN(depth)::BIGINT AS depth FROM ("
-                  "SELECT code, code AS ancestor, 0 AS depth FROM t_code_relations WHERE deleted = 0 "
-                  "UNION ALL SELECT parent, parent, 0 FROM edges "
-                  "UNION ALL SELECT code, ancestor, 1 FROM w1 UNION ALL SELECT code, ancestor, 2 FROM w2 "
-                  "UNION ALL SELECT code, ancestor, 3 FROM w3) GROUP BY code, ancestor")
-        d.execute("DROP TABLE edges")
+        if parts.get("code_ancestors") is None:
+            self._ancestry()
+        else:
+            self._empty("code_ancestors")
         # every table written beside the lake first; then each takes the place of the old
         # files (whole, or partition by partition), so that an import that fails before
         # leaves the lake as it was
@@ -441,6 +429,32 @@ class _LakeImport:
                 (out / table / rel).rename(self.lake / table / rel)
         shutil.rmtree(self.stage, ignore_errors=True)
         return counts
+
+    def _empty(self, table: str) -> None:
+        """``t_<table>`` with the table's columns and no rows."""
+        cols = ", ".join(f'"{c}" {"BIGINT" if t == "INTEGER" else "DOUBLE" if t == "REAL" else "VARCHAR"}'
+                         for c, t in table_schema(table))
+        self.duck.execute(f"CREATE OR REPLACE TABLE t_{table} ({cols})")
+
+    def _ancestry(self) -> None:
+        """``t_code_ancestors`` from ``t_code_relations``."""
+        # code ancestry: each code with itself and its ancestors up to three steps up, the
+        # nearest depth kept (as refresh_derived's breadth-first steps give): every walk of
+        # 0-3 steps, then the shortest per pair, in one aggregate, which spills to disk. Three
+        # steps each checked against all pairs found so far ran out of memory at 10M lines.
+        d = self.duck
+        d.execute("CREATE OR REPLACE TEMP TABLE edges AS SELECT DISTINCT code, parent_code AS parent FROM t_code_relations "
+                  "WHERE deleted = 0 AND parent_code IS NOT NULL AND parent_code <> ''")
+        d.execute("CREATE OR REPLACE TABLE t_code_ancestors AS "
+                  "WITH w1 AS (SELECT code, parent AS ancestor FROM edges), "
+                  "w2 AS (SELECT w.code, e.parent AS ancestor FROM w1 w JOIN edges e ON e.code = w.ancestor), "
+                  "w3 AS (SELECT w.code, e.parent AS ancestor FROM w2 w JOIN edges e ON e.code = w.ancestor) "
+                  "SELECT code, ancestor, MIN(depth)::BIGINT AS depth FROM ("
+                  "SELECT code, code AS ancestor, 0 AS depth FROM t_code_relations WHERE deleted = 0 "
+                  "UNION ALL SELECT parent, parent, 0 FROM edges "
+                  "UNION ALL SELECT code, ancestor, 1 FROM w1 UNION ALL SELECT code, ancestor, 2 FROM w2 "
+                  "UNION ALL SELECT code, ancestor, 3 FROM w3) GROUP BY code, ancestor")
+        d.execute("DROP TABLE edges")
 
     def _changed_parts(self, table: str) -> set[Path] | None:
         """The partition directories (``store=.../month=...``) of ``table`` that this import
@@ -477,12 +491,13 @@ class _LakeImport:
             conds.append(f"o.rec_hash IN (SELECT rec_hash FROM {new})")
         if table in DELETION_TARGETS.values():
             conds.append(f"({withdrawn(table)})")
-        if table == "code_events":
+        if table == "code_events":   # the records withdrawn (now or before) first: few, often none
             records = [f"SELECT '{t}' AS t, o.id FROM {_parquet(self.lake / t / '**/*.parquet')} o "
                        f"WHERE o.deleted = 1 OR {withdrawn(t)}" for t in DELETION_TARGETS.values() if self.had_lake[t]]
-            if records:
-                conds.append(f"EXISTS (SELECT 1 FROM ({' UNION ALL '.join(records)}) w "
-                             "WHERE w.t = o.src_table AND w.id = o.src_id)")
+            d.execute("CREATE OR REPLACE TEMP TABLE withdrawn AS " + (" UNION ALL ".join(records) or
+                                                                       "SELECT NULL::VARCHAR AS t, NULL::BIGINT AS id"))
+            if d.execute("SELECT COUNT(*) FROM withdrawn").fetchall()[0][0]:
+                conds.append("EXISTS (SELECT 1 FROM withdrawn w WHERE w.t = o.src_table AND w.id = o.src_id)")
         if conds and old:
             out |= {Path(f).parent.relative_to(self.lake / table) for (f,) in d.execute(
                 f"SELECT DISTINCT filename FROM {_parquet(old, filename=True)} o WHERE {' OR '.join(conds)}").fetchall()}
