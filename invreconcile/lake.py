@@ -196,26 +196,62 @@ def export_lake(db, lake: str | Path, *, progress: Callable[[str, int], None] | 
 
 # --------------------------------------------------------------------------- import
 
-class _LakeImport:
+#: ids a worker process gives the rows of file ``k`` of an import: ``WORKER_IDS + (k << 32) + n``
+#: for its n-th row of a table, renumbered in file order when the import finishes
+WORKER_IDS = 1 << 62
+
+
+class _Stage:
+    """New rows staged as Parquet parts (``<stage>/<table>/<prefix>-<n>.parquet``), each
+    given the next id of its table."""
+
+    def __init__(self, stage: Path, prefix: str = "part", first_id: int = 1):
+        self.stage, self.prefix = stage, prefix
+        self.next_id: dict[str, int] = {t: first_id for t in TABLES}
+        self.buffers: dict[str, list[dict]] = {}
+        self.parts: dict[str, int] = {}
+
+    def add(self, table: str, row: dict) -> int:
+        rid = self.next_id[table]
+        self.next_id[table] = rid + 1
+        row["id"] = rid
+        self.buffers.setdefault(table, []).append(row)
+        if len(self.buffers[table]) >= STAGE_ROWS:
+            self.flush_table(table)
+        return rid
+
+    def flush_table(self, table: str) -> None:
+        rows = self.buffers.pop(table, [])
+        if not rows:
+            return
+        import pyarrow.parquet as pq
+        names = [c for c, _ in table_schema(table)]
+        tbl = _arrow_from_rows(table, names, [tuple(map(r.get, names)) for r in rows])
+        n = self.parts.get(table, 0)
+        self.parts[table] = n + 1
+        (self.stage / table).mkdir(exist_ok=True)
+        pq.write_table(tbl, str(self.stage / table / f"{self.prefix}-{n:05d}.parquet"))
+
+
+class _LakeImport(_Stage):
     """The importer's bookkeeping (ids, de-duplication by rec_hash, uploads, rejects, code
     events) without SQLite: rows are staged as Parquet batches and finished by DuckDB."""
 
     def __init__(self, lake: Path):
         import duckdb
         self.lake = lake
-        self.stage = lake / "_staging"
+        super().__init__(lake / "_staging")
         shutil.rmtree(self.stage, ignore_errors=True)
         self.stage.mkdir(parents=True)
+        self.counted: dict[str, dict[int, int]] = {}   # table -> worker file -> rows it staged (_import_in_workers)
+        self.swapping = False
         self.duck = duckdb.connect()
         self.duck.execute("SET preserve_insertion_order = false")
         self.duck.execute(f"SET memory_limit = '{FINISH_MEMORY}'")
         self.duck.execute(f"SET temp_directory = '{self.stage / '_duckdb_tmp'}'")
-        self.next_id: dict[str, int] = {}
         self.first_new: dict[str, int] = {}       # table -> the first id this import gives
         self.item_hashes: dict[str, int] = {}     # the catalog's rec_hash -> id (the catalog stays in memory)
         self.gaps: dict = {}                      # table -> sorted ids of the repeats dropped (numpy)
-        self.buffers: dict[str, list[dict]] = {}
-        self.parts: dict[str, int] = {}
         self.items: dict[tuple, dict] = {}        # (store, item_id) -> row (the catalog stays in memory)
         self.item_products: set = set()
         self.files: dict[str, tuple | None] = {}   # sha256 -> (source, FileResult, store); None: in the lake before
@@ -250,28 +286,13 @@ class _LakeImport:
 
     # rows ------------------------------------------------------------------
     def add(self, table: str, row: dict) -> int:
-        rid = self.next_id[table]
+        if table != "items":
+            return super().add(table, row)
+        rid = self.next_id[table]   # the catalog stays in memory
         self.next_id[table] = rid + 1
         row["id"] = rid
-        if table == "items":
-            self.items[(row["store"], row["item_id"])] = row
-        else:
-            self.buffers.setdefault(table, []).append(row)
-            if len(self.buffers[table]) >= STAGE_ROWS:
-                self.flush_table(table)
+        self.items[(row["store"], row["item_id"])] = row
         return rid
-
-    def flush_table(self, table: str) -> None:
-        rows = self.buffers.pop(table, [])
-        if not rows:
-            return
-        import pyarrow.parquet as pq
-        names = [c for c, _ in table_schema(table)]
-        tbl = _arrow_from_rows(table, names, [tuple(map(r.get, names)) for r in rows])
-        n = self.parts.get(table, 0)
-        self.parts[table] = n + 1
-        (self.stage / table).mkdir(exist_ok=True)
-        pq.write_table(tbl, str(self.stage / table / f"part-{n:05d}.parquet"))
 
     def delete_item(self, store, item_id) -> None:
         old = self.items.pop((store, item_id), None)
@@ -365,7 +386,7 @@ class _LakeImport:
                 sources += [rows_of(old)] if old else []
             elif self.had_lake[table] and table not in ("items", "item_products", "files"):
                 sources.append(rows_of(whole))
-            staged = [rows_of(self.stage / table / "*.parquet")] if (self.stage / table).is_dir() else []
+            staged = [self._staged(table, names)] if (self.stage / table).is_dir() else []
             sources += staged
             if table == "items":
                 rows = sorted(self.items.values(), key=lambda r: r["id"])
@@ -419,6 +440,7 @@ class _LakeImport:
                 w.write(self._closed_up(table, batch))
             counts[table], written[table] = w.close(), w.dirs()
             d.execute(f"DROP TABLE t_{table}")
+        self.swapping = True   # from here on, _staging holds the lake's old files moved aside
         for table in TABLES:
             moves = [Path()] if parts.get(table) is None else written[table]
             for rel in moves:
@@ -429,6 +451,26 @@ class _LakeImport:
                 (out / table / rel).rename(self.lake / table / rel)
         shutil.rmtree(self.stage, ignore_errors=True)
         return counts
+
+    def _staged(self, table: str, names: list[str]) -> str:
+        """SELECT of the staged rows of ``table``; the ids worker processes gave (and the
+        code events' ``src_id`` of their records) renumbered in file order: each file's
+        first id (:func:`_import_in_workers`) plus the row's number in its file."""
+        rows = _parquet(self.stage / table / "*.parquet")
+        if not self.counted:
+            return f"SELECT {', '.join(names)} FROM {rows} s"
+        if "worker_ids" not in {t for (t,) in self.duck.execute("SHOW TABLES").fetchall()}:
+            self.duck.execute("CREATE TABLE worker_ids (t VARCHAR, k BIGINT, first BIGINT)")
+            self.duck.executemany("INSERT INTO worker_ids VALUES (?, ?, ?)",
+                                  [(t, k, first) for t, by_file in self.counted.items() for k, first in by_file.items()])
+
+        def renumbered(col: str, of: str) -> str:
+            return (f"CASE WHEN s.{col} >= {WORKER_IDS} THEN (SELECT w.first FROM worker_ids w WHERE w.t = {of} "
+                    f"AND w.k = (s.{col} - {WORKER_IDS}) >> 32) + ((s.{col} - {WORKER_IDS}) & 4294967295) - 1 "
+                    f"ELSE s.{col} END AS {col}")
+        cols = [renumbered(c, f"'{table}'") if c == "id" else renumbered(c, "s.src_table")
+                if (c, table) == ("src_id", "code_events") else f"s.{c}" for c in names]
+        return f"SELECT {', '.join(cols)} FROM {rows} s"
 
     def _empty(self, table: str) -> None:
         """``t_<table>`` with the table's columns and no rows."""
@@ -550,43 +592,158 @@ def _sorted_batches(d, table: str):
 
 
 def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str | None = None,
-                   store: str | None = None, progress: Callable[[str, int], None] | None = None):
+                   store: str | None = None, progress: Callable[[str, int], None] | None = None,
+                   workers: int | None = None):
     """Import source files straight into the lake: the same readers, conversion,
     de-duplication, rejects and code events as :func:`invreconcile.importer.import_paths`
     (so the lake holds what ``import`` + ``export-lake`` would give), written as Parquet.
-    Returns the :class:`invreconcile.importer.FileResult` per file."""
+    Returns the :class:`invreconcile.importer.FileResult` per file.
+
+    Files are read and converted by ``workers`` processes at once (default: one per core,
+    at most :data:`IMPORT_WORKERS`; see :func:`_import_in_workers`); the catalogs first,
+    in this process, since the others' quantities are converted with them."""
     _need_arrow()
     from .headers import KINDS
-    from .importer import FileResult, converted_batches, expand_paths
+    from .importer import FileResult, expand_paths
     from .readers import open_source
-    from .records import Ctx
 
     if kind is not None and kind not in KINDS:
         raise InputError(kind, "is not a record kind.", f"Use one of: {', '.join(KINDS)}.")
     lake = Path(lake)
     lake.mkdir(parents=True, exist_ok=True)
-    li = _LakeImport(lake)
-    results = []
-    for path in expand_paths(paths):
-        src = open_source(path, kind)
-        res = FileResult(path=str(path), kind=kind, store=store, sha256=src.sha256)
-        results.append(res)
-        if src.sha256 in li.files:
-            res.skipped = True
-            continue
-        ctx = Ctx(store, li.catalog())
-
-        def reject(row, rkind, rstore, rej):
-            li.add("rejects", {"src_file": str(src.path), "src_sha256": src.sha256, "src_row": row, "kind": rkind,
-                               "store": rstore, "column_name": rej.column, "reason": rej.reason,
-                               "found": rej.found, "expected": rej.expected})
-
-        step = (lambda rows, p=str(path): progress(p, rows)) if progress else None
-        for batch in converted_batches(src, res, ctx, store, reject, step):
-            _flush(li, src, res, batch)
-        li.files[src.sha256] = (src, res, store)   # its row once the repeats are counted (finish)
-    li.finish()
+    files = expand_paths(paths)
+    pool = _pool(workers, len(files)) if kind != "catalog" else None   # forked before DuckDB starts its threads
+    li = None
+    try:
+        li = _LakeImport(lake)
+        results, todo = [], []
+        for path in files:
+            src = open_source(path, kind)
+            res = FileResult(path=str(path), kind=kind, store=store, sha256=src.sha256)
+            results.append(res)
+            if src.sha256 in li.files or any(src.sha256 == t[1].sha256 for t in todo):
+                res.skipped = True
+                continue
+            todo.append((path, src, res))
+        catalogs = [t for t in todo if _catalog_name(t[0])]   # expand_paths puts them first
+        for path, src, res in catalogs:
+            _import_file(li, path, src, res, kind, store, progress)
+        rest = todo[len(catalogs):]
+        if pool is not None and len(rest) > 1:
+            rest = _import_in_workers(li, pool, rest, kind, store, progress)
+        for path, src, res in rest:
+            _import_file(li, path, src, res, kind, store, progress)
+        li.finish()
+    except BaseException:   # the lake stays as it was, without the staged rows
+        if li is not None and not li.swapping:
+            li.duck.close()
+            shutil.rmtree(li.stage, ignore_errors=True)
+        raise
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     return results
+
+
+#: at most this many processes read and convert a lake import's files
+IMPORT_WORKERS = 4
+
+
+def _pool(workers: int | None, files: int):
+    """Worker processes for an import of ``files`` files (None: one worker or one file, or
+    no ``fork`` on this system). Forked, so that a script calling the library is not run
+    again in each worker (as ``spawn`` would)."""
+    import multiprocessing
+    import os
+    n = min(workers or min(os.cpu_count() or 1, IMPORT_WORKERS), files)
+    if n < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return multiprocessing.get_context("fork").Pool(n)
+
+
+def _catalog_name(path: Path) -> bool:
+    name = path.name.lower()
+    return "catalog" in name or "目录" in name
+
+
+def _reject_row(src, row, rkind, rstore, rej) -> dict:
+    return {"src_file": str(src.path), "src_sha256": src.sha256, "src_row": row, "kind": rkind,
+            "store": rstore, "column_name": rej.column, "reason": rej.reason, "found": rej.found, "expected": rej.expected}
+
+
+def _import_file(li: _LakeImport, path: Path, src, res, kind, store, progress) -> None:
+    """One file read, converted and staged in this process."""
+    from .importer import converted_batches
+    from .records import Ctx
+    step = (lambda rows, p=str(path): progress(p, rows)) if progress else None
+    for batch in converted_batches(src, res, Ctx(store, li.catalog()), store,
+                                   lambda *a: li.add("rejects", _reject_row(src, *a)), step):
+        _flush(li, src, res, batch)
+    li.files[src.sha256] = (src, res, store)   # its row once the repeats are counted (finish)
+
+
+def _import_in_workers(li: _LakeImport, pool, todo: list, kind, store, progress) -> list:
+    """Read, convert and stage the files of ``todo`` (``(path, source, FileResult)``, in
+    import order) in the worker processes of ``pool``, each file with ids of its own
+    (:data:`WORKER_IDS`); once all are done, each file's ids follow the previous file's
+    (as one process reading them in order gives: ``_LakeImport._staged``). The largest
+    files are handed out first. A file with catalog rows (which later files' conversions
+    would use) or one that fails is left to this process, with the files after it, in
+    order (where a failure is raised as it would be). Returns those files."""
+    import pickle
+    catalog = li.stage / "catalog.pickle"
+    catalog.write_bytes(pickle.dumps(li.catalog()))
+    jobs = [(k, str(path), kind, store, str(catalog), str(li.stage)) for k, (path, _, _) in enumerate(todo, 1)]
+    jobs.sort(key=lambda job: -todo[job[0] - 1][1].size)   # the largest first: the last to finish is a small one
+    done = {}
+    for k, out in pool.imap_unordered(_stage_file, jobs):
+        done[k] = out
+        if out is not None and progress:
+            progress(str(todo[k - 1][0]), out[0].rows_read)
+    stop = min([k - 1 for k, out in done.items() if out is None], default=len(todo))
+    for k in range(1, stop + 1):
+        path, src, res = todo[k - 1]
+        res.__dict__.update(done[k][0].__dict__)
+        li.files[src.sha256] = (src, res, store)
+        for table, n in done[k][1].items():
+            li.counted.setdefault(table, {})[k] = n
+    for k in range(stop + 1, len(todo) + 1):   # what workers staged of the files left to this process
+        for part in li.stage.glob(f"*/f{k:07d}-*.parquet"):
+            part.unlink()
+    for table, by_file in li.counted.items():
+        first = {}
+        for k in sorted(by_file):
+            first[k] = li.next_id[table]
+            li.next_id[table] += by_file[k]
+        by_file.update(first)   # now each file's first id
+    return todo[stop:]
+
+
+def _stage_file(job) -> tuple:
+    """In a worker process: read, convert and stage file ``k`` (see _import_in_workers):
+    ``(k, (FileResult, rows staged per table))``, or ``(k, None)`` when the file has
+    catalog rows or fails (the importing process then reads it)."""
+    import pickle
+    from .importer import FileResult, converted_batches
+    from .readers import open_source
+    from .records import Ctx
+    k, path, kind, store, catalog, stage = job
+    try:
+        src = open_source(Path(path), kind)
+        res = FileResult(path=path, kind=kind, store=store, sha256=src.sha256)
+        st = _Stage(Path(stage), f"f{k:07d}", WORKER_IDS + (k << 32) + 1)
+        ctx = Ctx(store, pickle.loads(Path(catalog).read_bytes()))
+        for batch in converted_batches(src, res, ctx, store, lambda *a: st.add("rejects", _reject_row(src, *a))):
+            if any(conv.table == "items" for _, conv in batch):
+                return k, None
+            _flush(st, src, res, batch)
+        for table in list(st.buffers):
+            st.flush_table(table)
+        first = WORKER_IDS + (k << 32) + 1
+        return k, (res, {t: n - first for t, n in st.next_id.items() if n > first})
+    except Exception:
+        return k, None
 
 
 def _flush(li: _LakeImport, src, res, pending) -> None:

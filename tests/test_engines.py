@@ -153,6 +153,62 @@ def test_import_to_lake_sorted_in_small_ranges_writes_the_same_files(world, tmp_
     assert len(whole["code_ancestors/part-0.parquet"]) > 3 * 30
 
 
+@pytest.mark.parametrize("catalog_midway", [False, True])
+def test_import_to_lake_in_worker_processes_writes_what_one_process_writes(world, tmp_path, catalog_midway):
+    """Files read and converted by two worker processes give the lake one process gives,
+    file for file and row for row (ids in file order, code events pointing at their
+    records, rejects); also when a file in the middle holds catalog rows (changed pack
+    sizes that the files after it convert with): it and the files after it are then read in
+    order by the importing process."""
+    import shutil
+    root, _ = world
+    data = tmp_path / "data"
+    shutil.copytree(root / "data", data)
+    (data / "P3301060002_c_sale.csv").write_text("门店编码,商品编码,数量,销售时间\nP3301060002,YP100001,24,2026-09-03 10:00:00\n"
+                                                 "P3301060002,YP100001,很多,2026-09-03 11:00:00\n", encoding="utf-8")
+    (data / "P3301060004_d_sale.csv").write_text("门店编码,商品编码,数量,单位,销售时间\nP3301060004,YP100001,2,盒,2026-09-03 10:00:00\n",
+                                                 encoding="utf-8")   # 2 packs: 48 units, or 96 after the change
+    if catalog_midway:
+        lines = (data / "catalog.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+        header = lines[0].split(",")
+        k = header.index("convrat") if "convrat" in header else None
+        assert k is not None
+        changed = []
+        for line in lines[1:]:
+            cells = line.split(",")
+            cells[k] = str(int(cells[k]) * 2) if cells[k].isdigit() else cells[k]
+            changed.append(",".join(cells))
+        (data / "P3301060003_a_products.csv").write_text(lines[0] + "".join(changed), encoding="utf-8")
+    one = import_to_lake([data], tmp_path / "one", workers=1)
+    two = import_to_lake([data], tmp_path / "two", workers=2)
+    assert [r.as_dict() for r in two] == [r.as_dict() for r in one]
+    assert sum(r.rows_rejected for r in one) > 0 and len(one) > 20
+    _, packs = DuckDBEngine(tmp_path / "two").query("SELECT qty FROM sales WHERE store = 'P3301060004' AND unit_orig = '盒'")
+    assert packs == [(96 if catalog_midway else 48,)]
+    whole, parallel = _written(tmp_path / "one"), _written(tmp_path / "two")
+    assert list(parallel) == list(whole)
+    for f in whole:
+        assert parallel[f] == whole[f], f
+
+
+def test_import_to_lake_in_worker_processes_fails_as_one_process_does(world, tmp_path):
+    """A file that cannot be imported (no store column) among others: the import stops
+    with the error one process gives, and the lake holds nothing of it."""
+    import shutil
+    from invreconcile.errors import InputError
+    root, _ = world
+    data = tmp_path / "data"
+    shutil.copytree(root / "data", data)
+    (data / "P3301060003_b_sale.csv").write_text("商品编码,数量,销售时间\nA1,24,2026-09-01 10:00:00\n", encoding="utf-8")
+    errors = []
+    for workers in (1, 2):
+        with pytest.raises(InputError) as exc:
+            import_to_lake([data], tmp_path / f"lake{workers}", workers=workers)
+        errors.append(str(exc.value))
+        assert not list((tmp_path / f"lake{workers}").rglob("*.parquet"))
+    assert errors[0] == errors[1] and "P3301060003_b_sale.csv" in errors[0]
+
+
 def test_import_to_lake_gives_the_code_ancestry_sqlite_gives(tmp_path):
     """Relations five levels deep, a code with two parents (the shorter way counts) and a
     cycle: the lake import's ancestry (walks of up to three steps, the nearest depth kept)
