@@ -62,7 +62,11 @@ def step(kind: str, args: list[str]) -> dict:
         out["records"] = sum(r.rows_read for r in res)
     elif kind == "import_lake":
         from invreconcile.lake import import_to_lake
-        res = import_to_lake([args[0]], args[1])
+        tree = _TreePeak()   # the import's worker processes are children of this one
+        try:
+            res = import_to_lake([args[0]], args[1])
+        finally:
+            out["tree_peak_mb"] = tree.stop() / 1024
         out["records"] = sum(r.rows_read for r in res)
     elif kind == "audit_sqlite":
         from invreconcile.audit import run_audit
@@ -102,15 +106,15 @@ def step(kind: str, args: list[str]) -> dict:
         from invreconcile.lake import export_lake
         out["rows"] = export_lake(open_ledger(args[0]), args[1])
     out["seconds"] = time.perf_counter() - t0
-    out["peak_rss_mb"] = _rss_mb() + out.get("jvm_peak_rss_mb", 0)
+    out["peak_rss_mb"] = max(_rss_mb() + out.get("jvm_peak_rss_mb", 0), out.get("tree_peak_mb", 0))
     return out
 
 
 class _DiskPeak:
-    """The largest size of the files under ``folder``, sampled every 2 s in a thread."""
+    """The largest size of the files under ``folder``, sampled every ``interval`` s in a thread."""
 
-    def __init__(self, folder: Path):
-        self.folder, self.peak, self._done = folder, 0, threading.Event()
+    def __init__(self, folder: Path, interval: float = 2):
+        self.folder, self.peak, self._done, self.interval = folder, 0, threading.Event(), interval
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -127,12 +131,40 @@ class _DiskPeak:
     def _run(self) -> None:
         while not self._done.is_set():
             self.peak = max(self.peak, self._size())
-            self._done.wait(2)
+            self._done.wait(self.interval)
 
     def stop(self) -> int:
         self._done.set()
         self._thread.join()
         return max(self.peak, self._size())
+
+
+class _TreePeak(_DiskPeak):
+    """The largest memory of this process and its children together, sampled every 0.5 s
+    (kB): the sum of their proportional set sizes (``Pss`` in /proc/PID/smaps_rollup), so
+    that pages a forked child shares with its parent count once."""
+
+    def __init__(self):
+        super().__init__(Path(f"/proc/{os.getpid()}"), interval=0.5)
+
+    def _size(self) -> int:
+        me, total = os.getpid(), 0
+        pids = [me] + [int(d) for d in os.listdir("/proc") if d.isdigit() and _ppid(d) == me]
+        for pid in pids:
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+            except OSError:   # ended meanwhile
+                pass
+        return total
+
+
+def _ppid(pid: str) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _peak_rss_mb(pid: int) -> float:

@@ -120,8 +120,10 @@ def _print_import(results) -> int:
 @click.option("--store", help="Store code (fixmedins_code) for files without that column.")
 @click.option("--lake", "lake_dir", type=click.Path(file_okay=False),
               help="Write to this Parquet lake (docs/lake.md) instead of the SQLite ledger.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="With --lake: processes reading files at once (default: one per core, at most 4).")
 @db_option
-def import_cmd(paths, kind, store, db_path, lake_dir):
+def import_cmd(paths, kind, store, db_path, lake_dir, workers):
     """Import CSV / XLSX / JSON files or folders into the ledger. 导入数据文件。"""
     from .importer import import_paths
 
@@ -129,8 +131,10 @@ def import_cmd(paths, kind, store, db_path, lake_dir):
     try:
         if lake_dir:
             from .lake import import_to_lake
-            results = import_to_lake(paths, lake_dir, kind=kind, store=store, progress=progress.step)
+            results = import_to_lake(paths, lake_dir, kind=kind, store=store, progress=progress.step, workers=workers)
         else:
+            if workers:
+                raise click.UsageError(T("--workers 只用于 --lake 导入", "--workers is for imports with --lake"))
             results = import_paths(open_ledger(db_path), paths, kind=kind, store=store, progress=progress.step)
     finally:
         progress.close()

@@ -133,3 +133,20 @@ def test_names_review_and_override(run):
     again = run("--lang", "en", "audit", "--rules", "name_mismatch")
     assert "0 findings" in again.output
     assert "user" in run("names").output
+
+
+def test_import_to_a_lake_with_workers_and_workers_without_a_lake(run, tmp_path):
+    """``--workers`` sets how many processes read a lake import's files; without ``--lake``
+    it is refused with a usage error (exit 2), nothing imported."""
+    pytest.importorskip("duckdb")
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in (1, 2):
+        (data / f"P{i}_sale.csv").write_text(f"门店编码,商品编码,数量,销售时间\nP{i},A1,24,2026-09-0{i} 10:00:00\n",
+                                             encoding="utf-8")
+    ok = run("--lang", "en", "import", "--lake", str(tmp_path / "lake"), "--workers", "2", str(data))
+    assert ok.exit_code == 0 and ok.output.count("accepted 1 ") == 2
+    assert len(list((tmp_path / "lake" / "sales").rglob("*.parquet"))) == 2
+    refused = run("--lang", "en", "import", "--workers", "2", str(data))
+    assert refused.exit_code == 2 and "--workers is for imports with --lake" in refused.output
+    assert not (tmp_path / "invreconcile.db").exists()
