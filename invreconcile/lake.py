@@ -616,14 +616,15 @@ def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str |
     li = None
     try:
         li = _LakeImport(lake)
-        results, todo = [], []
+        results, todo, seen = [], [], set(li.files)
         for path in files:
             src = open_source(path, kind)
             res = FileResult(path=str(path), kind=kind, store=store, sha256=src.sha256)
             results.append(res)
-            if src.sha256 in li.files or any(src.sha256 == t[1].sha256 for t in todo):
+            if src.sha256 in seen:   # in the lake, or met earlier in this import
                 res.skipped = True
                 continue
+            seen.add(src.sha256)
             todo.append((path, src, res))
         catalogs = [t for t in todo if _catalog_name(t[0])]   # expand_paths puts them first
         for path, src, res in catalogs:
