@@ -78,9 +78,11 @@ class _Progress:
         self.active = sys.stderr.isatty()
         self.label = None
 
-    def step(self, label: str, rows: int) -> None:
+    def step(self, label: str | None, rows: int) -> None:
+        """``rows`` records read so far in file ``label`` (None: in all files, read at once)."""
         if not self.active:
             return
+        label = label or T("全部文件", "all files")
         if self.label is not None and label != self.label:
             sys.stderr.write("\n")
         self.label = label

@@ -660,7 +660,19 @@ def _pool(workers: int | None, files: int):
     n = min(workers or min(os.cpu_count() or 1, IMPORT_WORKERS), files)
     if n < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
-    return multiprocessing.get_context("fork").Pool(n)
+    context = multiprocessing.get_context("fork")
+    rows_read = context.Value("q", 0)   # records the workers have read, for progress
+    pool = context.Pool(n, initializer=_start_worker, initargs=(rows_read,))
+    pool.rows_read = rows_read
+    return pool
+
+
+_ROWS_READ = None   # in a worker process: the count of records read that the pool shares
+
+
+def _start_worker(rows_read) -> None:
+    global _ROWS_READ
+    _ROWS_READ = rows_read
 
 
 def _catalog_name(path: Path) -> bool:
@@ -691,17 +703,23 @@ def _import_in_workers(li: _LakeImport, pool, todo: list, kind, store, progress)
     (as one process reading them in order gives: ``_LakeImport._staged``). The largest
     files are handed out first. A file with catalog rows (which later files' conversions
     would use) or one that fails is left to this process, with the files after it, in
-    order (where a failure is raised as it would be). Returns those files."""
+    order (where a failure is raised as it would be). ``progress(None, rows)`` is told the
+    records read in all files, once a second. Returns those files."""
+    import multiprocessing
     import pickle
     catalog = li.stage / "catalog.pickle"
     catalog.write_bytes(pickle.dumps(li.catalog()))
     jobs = [(k, str(path), kind, store, str(catalog), str(li.stage)) for k, (path, _, _) in enumerate(todo, 1)]
     jobs.sort(key=lambda job: -todo[job[0] - 1][1].size)   # the largest first: the last to finish is a small one
-    done = {}
-    for k, out in pool.imap_unordered(_stage_file, jobs):
-        done[k] = out
-        if out is not None and progress:
-            progress(str(todo[k - 1][0]), out[0].rows_read)
+    done, results = {}, pool.imap_unordered(_stage_file, jobs)
+    while len(done) < len(jobs):
+        try:
+            k, out = results.next(timeout=1)
+            done[k] = out
+        except multiprocessing.TimeoutError:
+            pass
+        if progress:   # the records read in all files so far, once a second
+            progress(None, pool.rows_read.value)
     stop = min([k - 1 for k, out in done.items() if out is None], default=len(todo))
     for k in range(1, stop + 1):
         path, src, res = todo[k - 1]
@@ -735,7 +753,14 @@ def _stage_file(job) -> tuple:
         res = FileResult(path=path, kind=kind, store=store, sha256=src.sha256)
         st = _Stage(Path(stage), f"f{k:07d}", WORKER_IDS + (k << 32) + 1)
         ctx = Ctx(store, pickle.loads(Path(catalog).read_bytes()))
-        for batch in converted_batches(src, res, ctx, store, lambda *a: st.add("rejects", _reject_row(src, *a))):
+        counted = [0]
+
+        def step(rows: int) -> None:
+            with _ROWS_READ.get_lock():
+                _ROWS_READ.value += rows - counted[0]
+            counted[0] = rows
+        for batch in converted_batches(src, res, ctx, store, lambda *a: st.add("rejects", _reject_row(src, *a)),
+                                       step if _ROWS_READ is not None else None):
             if any(conv.table == "items" for _, conv in batch):
                 return k, None
             _flush(st, src, res, batch)

@@ -180,7 +180,12 @@ def test_import_to_lake_in_worker_processes_writes_what_one_process_writes(world
             changed.append(",".join(cells))
         (data / "P3301060003_a_products.csv").write_text(lines[0] + "".join(changed), encoding="utf-8")
     one = import_to_lake([data], tmp_path / "one", workers=1)
-    two = import_to_lake([data], tmp_path / "two", workers=2)
+    told = []
+    two = import_to_lake([data], tmp_path / "two", workers=2, progress=lambda label, rows: told.append((label, rows)))
+    in_workers = [rows for label, rows in told if label is None]   # the records read in all files so far
+    by_workers = sum(r.rows_read for r in two if not r.path.endswith("catalog.csv"))
+    assert in_workers == sorted(in_workers) and (in_workers[-1] == by_workers if not catalog_midway
+                                                 else 0 < in_workers[-1] <= by_workers)
     assert [r.as_dict() for r in two] == [r.as_dict() for r in one]
     assert sum(r.rows_rejected for r in one) > 0 and len(one) > 20
     _, packs = DuckDBEngine(tmp_path / "two").query("SELECT qty FROM sales WHERE store = 'P3301060004' AND unit_orig = '盒'")
