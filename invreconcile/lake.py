@@ -652,14 +652,14 @@ IMPORT_WORKERS = 4
 
 
 def _pool(workers: int | None, files: int):
-    """Worker processes for an import of ``files`` files (None: one worker or one file, or
-    no ``fork`` on this system). Forked, so that a script calling the library is not run
+    """Worker processes for an import of ``files`` files (None: one worker or one file, no
+    ``fork`` on this system, or called in a daemon process). Forked, so that a script calling the library is not run
     again in each worker (as ``spawn`` would)."""
     import multiprocessing
     import os
     n = min(workers or min(os.cpu_count() or 1, IMPORT_WORKERS), files)
-    if n < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return None
+    if n < 2 or "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
+        return None   # (a daemon process, such as a pool's worker, may not start processes)
     context = multiprocessing.get_context("fork")
     rows_read = context.Value("q", 0)   # records the workers have read, for progress
     pool = context.Pool(n, initializer=_start_worker, initargs=(rows_read,))
