@@ -43,6 +43,9 @@ class Source:
     headers: HeaderMap | None = None
     has_store_column: bool = False
     size: int = 0
+    #: JSON Lines only: read just the lines from byte ``offset``, numbered ``first`` to ``last``
+    #: (a part of a large file read by one of several processes; see invreconcile.lake)
+    lines: tuple[int, int, int] | None = None
 
 
 _CHUNK = 1 << 20
@@ -280,6 +283,10 @@ def _json_records(src: Source) -> Iterator[RawRecord]:
                 raise InputError(src.path, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
                                  "Fix the file or export it again.") from None
             numbered = enumerate(messages, start=1)
+        elif src.lines:
+            offset, first, last = src.lines
+            fh.seek(offset)
+            numbered = ((n, line) for n, line in zip(range(first, last + 1), fh) if line.strip())
         else:
             numbered = ((n, line) for n, line in enumerate(fh, start=1) if line.strip())
         yield from _json_items(src, numbered)

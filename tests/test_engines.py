@@ -153,14 +153,19 @@ def test_import_to_lake_sorted_in_small_ranges_writes_the_same_files(world, tmp_
     assert len(whole["code_ancestors/part-0.parquet"]) > 3 * 30
 
 
-@pytest.mark.parametrize("catalog_midway", [False, True])
-def test_import_to_lake_in_worker_processes_writes_what_one_process_writes(world, tmp_path, catalog_midway):
+@pytest.mark.parametrize("catalog_midway, in_parts", [(False, False), (True, False), (False, True)])
+def test_import_to_lake_in_worker_processes_writes_what_one_process_writes(world, tmp_path, monkeypatch,
+                                                                          catalog_midway, in_parts):
     """Files read and converted by two worker processes give the lake one process gives,
     file for file and row for row (ids in file order, code events pointing at their
-    records, rejects); also when a file in the middle holds catalog rows (changed pack
-    sizes that the files after it convert with): it and the files after it are then read in
-    order by the importing process."""
+    records, rejects, counts); also when a file in the middle holds catalog rows (changed
+    pack sizes that the files after it convert with): it and the files after it are then
+    read in order by the importing process; and with the JSON Lines files read in parts of
+    a few kilobytes by different workers."""
     import shutil
+    import invreconcile.lake as lake_mod
+    if in_parts:
+        monkeypatch.setattr(lake_mod, "PART_BYTES", 5000)
     root, _ = world
     data = tmp_path / "data"
     shutil.copytree(root / "data", data)
@@ -194,6 +199,29 @@ def test_import_to_lake_in_worker_processes_writes_what_one_process_writes(world
     assert list(parallel) == list(whole)
     for f in whole:
         assert parallel[f] == whole[f], f
+
+
+def test_json_lines_parts_cover_every_line_once(tmp_path):
+    """A JSON Lines file cut in parts after newlines (\\n and \\r\\n): read part by part,
+    the lines and their numbers are those of the whole file; a file with a line ending in
+    a carriage return alone is not cut (the reader counts it as a line)."""
+    import dataclasses
+    from invreconcile.lake import _line_parts
+    from invreconcile.readers import _json_records, open_source
+    lines = [f'{{"infno": "3505", "n": {i}, "pad": "{"x" * (i % 37)}"}}' for i in range(300)]
+    f = tmp_path / "log.jsonl"
+    f.write_bytes(("\n".join(lines[:150]) + "\r\n" + "\r\n".join(lines[150:]) + "\n\n").encode())
+    src = open_source(f)
+    parts = _line_parts(src, 700)
+    assert parts and len(parts) > 5 and parts[0][:2] == (0, 1)
+
+    def read(s):
+        return [(r.row, r.fields.get("n")) for r in _json_records(s)]
+    whole = read(src)
+    assert [x for part in parts for x in read(dataclasses.replace(src, lines=part))] == whole
+    assert len(whole) == 300
+    f.write_bytes(("\n".join(lines[:10]) + "\r" + "\n".join(lines[10:]) + "\n").encode())
+    assert _line_parts(open_source(f), 700) is None
 
 
 def test_import_to_lake_in_worker_processes_fails_as_one_process_does(world, tmp_path):
