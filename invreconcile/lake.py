@@ -54,14 +54,15 @@ def _need_arrow():
         raise ConfigError(f"the Parquet lake needs pyarrow ({exc}). Install: pip install 'invreconcile[bureau]'")
 
 
-def _parquet(files, filename: bool = False) -> str:
-    """DuckDB's reading of the Parquet files ``files`` (a glob, or a list of paths) by column
-    name; the ``store=``/``month=`` directories are not read as columns (``store=_`` holds
-    the rows of store '' and of no store: the files' own ``store`` column says which).
-    ``filename``: with each row's file as a column ``filename``."""
-    names = ("'" + str(files).replace("'", "''") + "'" if isinstance(files, (str, Path))
-             else "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]")
-    return (f"read_parquet({names}, union_by_name = true, hive_partitioning = false"
+def read_parquet_sql(files, filename: bool = False, union: bool = True) -> str:
+    """DuckDB's reading of the Parquet files ``files`` (a glob, or a list of paths or globs):
+    by column name (``union``: a file may lack a column, read as NULL); the
+    ``store=``/``month=`` directories are not read as columns (``store=_`` holds the rows of
+    store '' and of no store: the files' own ``store`` column says which). ``filename``:
+    with each row's file as a column ``filename``."""
+    listed = [files] if isinstance(files, (str, Path)) else files
+    names = ", ".join("'" + str(f).replace("'", "''") + "'" for f in listed)
+    return (f"read_parquet([{names}], union_by_name = {'true' if union else 'false'}, hive_partitioning = false"
             f"{', filename = true' if filename else ''})")
 
 
@@ -215,10 +216,13 @@ class _Stage:
         rid = self.next_id[table]
         self.next_id[table] = rid + 1
         row["id"] = rid
+        self._hold(table, row)
+        return rid
+
+    def _hold(self, table: str, row: dict) -> None:
         self.buffers.setdefault(table, []).append(row)
         if len(self.buffers[table]) >= STAGE_ROWS:
             self.flush_table(table)
-        return rid
 
     def flush_table(self, table: str) -> None:
         rows = self.buffers.pop(table, [])
@@ -262,7 +266,7 @@ class _LakeImport(_Stage):
             self.next_id[table] = self.first_new[table] = 1
             if not files:
                 continue
-            src = _parquet(lake / table / "**/*.parquet")
+            src = read_parquet_sql(lake / table / "**/*.parquet")
             if table == "files":
                 for row in self.duck.execute(f"SELECT * FROM {src}").fetchall():
                     self.files[row[0]] = None
@@ -285,14 +289,11 @@ class _LakeImport(_Stage):
                 for k, r in self.items.items()}
 
     # rows ------------------------------------------------------------------
-    def add(self, table: str, row: dict) -> int:
-        if table != "items":
-            return super().add(table, row)
-        rid = self.next_id[table]   # the catalog stays in memory
-        self.next_id[table] = rid + 1
-        row["id"] = rid
-        self.items[(row["store"], row["item_id"])] = row
-        return rid
+    def _hold(self, table: str, row: dict) -> None:
+        if table == "items":   # the catalog stays in memory
+            self.items[(row["store"], row["item_id"])] = row
+        else:
+            super()._hold(table, row)
 
     def delete_item(self, store, item_id) -> None:
         old = self.items.pop((store, item_id), None)
@@ -379,7 +380,7 @@ class _LakeImport(_Stage):
             names = [c for c, _ in table_schema(table)]
 
             def rows_of(files) -> str:
-                return f"SELECT {', '.join(names)} FROM {_parquet(files)}"
+                return f"SELECT {', '.join(names)} FROM {read_parquet_sql(files)}"
             sources, whole = [], self.lake / table / "**/*.parquet"
             if parts.get(table) is not None:   # the lake's rows of the partitions this import changes
                 old = [f for rel in sorted(parts[table]) for f in sorted((self.lake / table / rel).glob("*.parquet"))]
@@ -456,7 +457,7 @@ class _LakeImport(_Stage):
         """SELECT of the staged rows of ``table``; the ids worker processes gave (and the
         code events' ``src_id`` of their records) renumbered in file order: each file's
         first id (:func:`_import_in_workers`) plus the row's number in its file."""
-        rows = _parquet(self.stage / table / "*.parquet")
+        rows = read_parquet_sql(self.stage / table / "*.parquet")
         if not self.counted:
             return f"SELECT {', '.join(names)} FROM {rows} s"
         if "worker_ids" not in {t for (t,) in self.duck.execute("SHOW TABLES").fetchall()}:
@@ -510,7 +511,7 @@ class _LakeImport(_Stage):
         if any(len(f.relative_to(self.lake / table).parts) != 3 for f in old):
             return None
         staged = self.stage / table
-        new = _parquet(staged / "*.parquet") if staged.is_dir() else None
+        new = read_parquet_sql(staged / "*.parquet") if staged.is_dir() else None
         d = self.duck
         out = set()
         if new:
@@ -523,7 +524,7 @@ class _LakeImport(_Stage):
             n = next(k for k, v in DELETION_TARGETS.items() if v == t)
 
             def named(deletions: Path) -> str:
-                return (f"EXISTS (SELECT 1 FROM {_parquet(deletions)} x WHERE x.inv_data_type = {n} "
+                return (f"EXISTS (SELECT 1 FROM {read_parquet_sql(deletions)} x WHERE x.inv_data_type = {n} "
                         "AND x.store = o.store AND x.bchno = o.bchno)")
             new_ones = self.stage / "deletions"
             return " OR ".join([named(new_ones / "*.parquet")] * new_ones.is_dir() + [
@@ -534,7 +535,7 @@ class _LakeImport(_Stage):
         if table in DELETION_TARGETS.values():
             conds.append(f"({withdrawn(table)})")
         if table == "code_events":   # the records withdrawn (now or before) first: few, often none
-            records = [f"SELECT '{t}' AS t, o.id FROM {_parquet(self.lake / t / '**/*.parquet')} o "
+            records = [f"SELECT '{t}' AS t, o.id FROM {read_parquet_sql(self.lake / t / '**/*.parquet')} o "
                        f"WHERE o.deleted = 1 OR {withdrawn(t)}" for t in DELETION_TARGETS.values() if self.had_lake[t]]
             d.execute("CREATE OR REPLACE TEMP TABLE withdrawn AS " + (" UNION ALL ".join(records) or
                                                                        "SELECT NULL::VARCHAR AS t, NULL::BIGINT AS id"))
@@ -542,7 +543,7 @@ class _LakeImport(_Stage):
                 conds.append("EXISTS (SELECT 1 FROM withdrawn w WHERE w.t = o.src_table AND w.id = o.src_id)")
         if conds and old:
             out |= {Path(f).parent.relative_to(self.lake / table) for (f,) in d.execute(
-                f"SELECT DISTINCT filename FROM {_parquet(old, filename=True)} o WHERE {' OR '.join(conds)}").fetchall()}
+                f"SELECT DISTINCT filename FROM {read_parquet_sql(old, filename=True)} o WHERE {' OR '.join(conds)}").fetchall()}
         return out
 
     def _within(self, table: str, parts: set[Path]) -> bool:
@@ -733,7 +734,7 @@ def _import_in_workers(li: _LakeImport, pool, todo: list, kind, store, progress)
                 part.unlink()
             continue
         _, src, res = todo[file_of[k]]
-        _add_up(res, done[k][0])
+        _add_up(res, done[k][0], first=file_of.get(k - 1) != file_of[k])
         li.files[src.sha256] = (src, res, store)
         for table, n in done[k][1].items():
             li.counted.setdefault(table, {})[k] = n
@@ -777,9 +778,9 @@ def _line_parts(src, size: int) -> list[tuple[int, int, int]] | None:
     return parts + [(start, first, sys.maxsize)]
 
 
-def _add_up(res, part) -> None:
-    """A file's FileResult ``res`` with a part's (``part``) added: its first part as it is."""
-    if not res.rows_read and not res.by_table:
+def _add_up(res, part, first: bool) -> None:
+    """A file's FileResult ``res`` with a part's (``part``) added; its ``first`` part as it is."""
+    if first:
         res.__dict__.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in part.__dict__.items()})
         return
     for name in ("rows_read", "rows_accepted", "rows_duplicate", "rows_rejected"):
@@ -802,7 +803,8 @@ def _stage_file(job) -> tuple:
     k, src, kind, store, catalog, stage = job
     try:
         res = FileResult(path=str(src.path), kind=kind, store=store, sha256=src.sha256)
-        st = _Stage(Path(stage), f"f{k:07d}", WORKER_IDS + (k << 32) + 1)
+        first = WORKER_IDS + (k << 32) + 1
+        st = _Stage(Path(stage), f"f{k:07d}", first)
         ctx = Ctx(store, pickle.loads(Path(catalog).read_bytes()))
         counted = [0]
 
@@ -817,7 +819,6 @@ def _stage_file(job) -> tuple:
             _flush(st, src, res, batch)
         for table in list(st.buffers):
             st.flush_table(table)
-        first = WORKER_IDS + (k << 32) + 1
         return k, (res, {t: n - first for t, n in st.next_id.items() if n > first})
     except Exception:
         return k, None

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import ConfigError
+from ..lake import read_parquet_sql as _read_parquet
 from . import Engine, TranslatingEngine, cursor_pieces, handed_over, inline_params, tables_read
 
 try:  # the bureau extra: pip install 'invreconcile[bureau]'
@@ -129,12 +130,6 @@ def lake_files(index: dict, table: str, stores: Sequence[str] | None = None) -> 
 def _dir_store(part: str) -> str:
     """The store a ``store=`` directory holds ('' for ``store=_``)."""
     return "" if part == "store=_" else part[len("store="):]
-
-
-def _read_parquet(files: Sequence[str], filename: bool = False, union: bool = True) -> str:
-    names = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return (f"read_parquet([{names}], union_by_name = {'true' if union else 'false'}, hive_partitioning = false"
-            f"{', filename = true' if filename else ''})")
 
 
 def _on_parquet(conn, statement):
