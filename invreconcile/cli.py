@@ -354,9 +354,12 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
                        engine=eng)
     if getattr(eng, "batches", None):
         n, w = len(eng.batches), min(eng.workers, len(eng.batches))
-        click.echo(T(f"数据湖大于内存：按 {n} 批门店稽核，每次 {w} 批（有共同追溯码的门店在同一批）",
+        lent = sum(bool(f) for f in eng.lenders)
+        click.echo(T(f"数据湖大于内存：按 {n} 批门店稽核，每次 {w} 批（有共同追溯码的门店在同一批"
+                     + (f"；{lent} 批另读其他批门店的共同追溯码记录）" if lent else "）"),
                      f"lake larger than memory: audited in {n} batches of stores, {w} at a time (stores sharing "
-                     "a trace code in one batch)"), err=True)
+                     "a trace code in one batch" + (f"; {lent} batches also read other batches' rows of the codes "
+                     "they share)" if lent else ")")), err=True)
     lang = _lang()
     privacy = _privacy(reveal, None)
     if json_path:

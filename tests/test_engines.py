@@ -414,20 +414,32 @@ def two_chains(world):
     return root / "lake2"
 
 
+@pytest.fixture(scope="module")
+def chain_bytes(two_chains):
+    """A batch size that holds one of the two chains whole, not both: two batches."""
+    from invreconcile.engines.duckdb import store_groups
+    groups, size, shared = store_groups(two_chains)
+    assert len(groups) == 2
+    return shared + max(sum(size[s] for s in group) for group in groups)
+
+
 def test_duckdb_in_store_groups_gives_the_same_findings(world, two_chains):
     """A lake larger than DuckDB's memory is audited in groups of stores that share no
     trace code, one group after the other; the rules that compare every store with the
     others (store_outlier, the person rules) run over all stores at once."""
-    from invreconcile.engines.duckdb import plan_batches
+    from invreconcile.engines.duckdb import plan_batches, store_groups
     from invreconcile.rules import Config
     root, _ = world
     chain = sorted(p.name[len("store="):] for p in (root / "lake" / "settlements").iterdir())
     assert len(chain) == 6
-    # the chain's stores share trace codes (transfers, a box resold elsewhere): one group, however small the budget
-    assert plan_batches(root / "lake", 1)[0] == [chain]
+    # the chain's stores share trace codes (transfers, a box resold elsewhere): one group,
+    # kept whole in a batch that holds it, cut into its stores when a batch cannot
+    assert store_groups(root / "lake")[0] == [chain]
+    assert plan_batches(root / "lake", 10 ** 9)[0] == [chain]
+    assert plan_batches(root / "lake", 1)[0] == [[s] for s in chain]
     batched = DuckDBEngine(two_chains, batch_bytes=1)
     in_groups = run_audit(None, engine=batched, save_findings=False)
-    assert batched.batches == [chain, [s + "y1" for s in chain]]
+    assert batched.batches == [[s] for s in chain + [s + "y1" for s in chain]]
     at_once = DuckDBEngine(two_chains)
     assert_same_findings(run_audit(None, engine=at_once, save_findings=False), in_groups)
     assert at_once.batches == []
@@ -438,12 +450,92 @@ def test_duckdb_in_store_groups_gives_the_same_findings(world, two_chains):
     assert outliers and {f.store[-2:] == "y1" for f in outliers} == {True, False}
 
 
-def test_duckdb_batch_reads_the_case_codes_of_its_own_codes(two_chains):
-    """code_ancestors is split by store group when the batches are planned: each batch
-    gets the rows of the codes its stores hold (none of the other batch's), and together
-    they hold every row whose code has an event."""
+def _planted(lake, out):
+    """A copy of the sample chain's lake with three codes that tie store A (the first) to
+    store B (the second) through rows of A only a whole audit sees: a box settled in A and
+    again in B, A's settlement reversed (2103); another, A's sale of it returned (3506);
+    and a code settled in B with no event anywhere but a receiving scan in A."""
+    import shutil
     import duckdb
-    engine = DuckDBEngine(two_chains, batch_bytes=1)
+    shutil.copytree(lake, out)
+    con = duckdb.connect()
+
+    def read(table):
+        return f"read_parquet('{out}/{table}/**/*.parquet', union_by_name = true, hive_partitioning = false)"
+
+    def add(table, store, sql):
+        month = con.execute(f"SELECT DISTINCT month FROM ({sql})").fetchall()
+        assert len(month) == 1
+        folder = out / table / f"store={store}" / f"month={month[0][0]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY ({sql}) TO '{folder / 'planted.parquet'}' (FORMAT parquet)")
+    a, b = sorted(p.name[len("store="):] for p in (out / "settlements").iterdir())[:2]
+    top = {t: con.execute(f"SELECT MAX(id) FROM {read(t)}").fetchone()[0] for t in ("code_events", "settlements", "sales", "scans")}
+    # codes settled once, in A only, in a settlement that stands, with no other event but their receipt
+    once = con.execute(f"""
+        SELECT code, setl_id, item_id FROM {read('code_events')} e
+        WHERE store = '{a}' AND event = 'settled' AND code_kind = 'cn20' AND setl_id IS NOT NULL
+          AND code IN (SELECT code FROM {read('code_events')} GROUP BY code
+                       HAVING COUNT(DISTINCT store) = 1 AND COUNT(*) FILTER (WHERE event NOT IN ('received', 'sold', 'settled')) = 0
+                          AND COALESCE(MAX(trdn_flag), 0) = 0
+                          AND COUNT(DISTINCT COALESCE(setl_id, '')) <= 2)
+          AND setl_id NOT IN (SELECT orig_setl_id FROM {read('settlements')} WHERE is_reversal = 1 AND orig_setl_id IS NOT NULL)
+          AND setl_id NOT IN (SELECT setl_id FROM {read('sales')} WHERE is_return = 1 AND setl_id IS NOT NULL)
+        ORDER BY code LIMIT 3""").fetchall()
+    assert len({setl for _, setl, _ in once}) == 3
+    (reversed_code, reversed_setl, _), (returned_code, returned_setl, returned_item), (scanned_code, _, _) = once
+    unknown = "9" * 20   # a code that occurs nowhere else
+
+    def settled_in_b(n, code, new_code, setl):
+        return (f"SELECT * REPLACE ('{b}' AS store, {top['code_events'] + n} AS id, '{setl}' AS setl_id, '{new_code}' AS code, "
+                f"epoch + 60 AS epoch, strftime(CAST(ts AS TIMESTAMP) + INTERVAL 60 SECOND, '%Y-%m-%d %H:%M:%S') AS ts) "
+                f"FROM {read('code_events')} WHERE store = '{a}' AND event = 'settled' AND code = '{code}'")
+    add("code_events", b, f"{settled_in_b(1, reversed_code, reversed_code, 'PLANTED-B1')} UNION ALL "
+                          f"{settled_in_b(2, returned_code, returned_code, 'PLANTED-B2')} UNION ALL "
+                          f"{settled_in_b(3, scanned_code, unknown, 'PLANTED-B3')}")
+    add("settlements", a, f"SELECT * REPLACE ({top['settlements'] + 1} AS id, 'PLANTED-R1' AS setl_id, 1 AS is_reversal, "
+                          f"'{reversed_setl}' AS orig_setl_id) FROM {read('settlements')} WHERE store = '{a}' AND setl_id = '{reversed_setl}'")
+    add("sales", a, f"SELECT * REPLACE ({top['sales'] + 1} AS id, 1 AS is_return, '{returned_setl}' AS setl_id, "
+                    f"'{returned_item}' AS item_id) FROM {read('sales')} WHERE store = '{a}' AND setl_id = '{returned_setl}' "
+                    "ORDER BY id LIMIT 1")
+    add("scans", a, f"SELECT * REPLACE ({top['scans'] + 1} AS id, '{unknown}' AS code, 'cn20' AS code_kind, 'receive' AS mode, "
+                    f"0 AS deleted) FROM {read('scans')} WHERE store = '{a}' ORDER BY id LIMIT 1")
+    return a, b, (reversed_code, returned_code, unknown)
+
+
+def test_duckdb_batch_of_part_of_a_group_borrows_what_its_rules_compare(world, tmp_path):
+    """A group of stores larger than a batch is cut into batches of its stores; each batch
+    borrows from the group's other stores the events and scans of the codes they share,
+    the reversals and sales of the settlements those events name: the findings of the
+    whole lake at once. Planted in the sample chain, each case checked to matter: a box
+    resold in B after A's sale was reversed, or returned, is not resold; a code received
+    only by a scan in A is known in B."""
+    root, _ = world
+    a, b, codes = _planted(root / "lake", tmp_path / "lake")
+    whole = run_audit(None, engine=DuckDBEngine(tmp_path / "lake"), save_findings=False)
+    assert not [f for f in whole.findings if f.rule in ("code_resold", "code_never_received") and set(f.codes) & set(codes)]
+    batched = DuckDBEngine(tmp_path / "lake", batch_bytes=1)
+    in_batches = run_audit(None, engine=batched, save_findings=False)
+    assert [a] in batched.batches and [b] in batched.batches
+    assert a in batched.lenders[batched.batches.index([b])]
+    assert_same_findings(whole, in_batches)
+    # each planted row matters: without it, the whole lake's audit finds its code
+    for table, rule, code in (("settlements", "code_resold", codes[0]), ("sales", "code_resold", codes[1]),
+                              ("scans", "code_never_received", codes[2])):
+        planted = tmp_path / "lake" / table / f"store={a}"
+        (moved,) = planted.rglob("planted.parquet")
+        moved.rename(tmp_path / "aside.parquet")
+        found = run_audit(None, engine=DuckDBEngine(tmp_path / "lake"), rules=[rule], save_findings=False).findings
+        assert [f for f in found if f.store == b and code in f.codes], (table, rule)
+        (tmp_path / "aside.parquet").rename(moved)
+
+
+def test_duckdb_batch_reads_the_case_codes_of_its_own_codes(two_chains, chain_bytes):
+    """code_ancestors is split by batch when the batches are planned: each batch gets the
+    rows of the codes its stores hold (none of the other batch's), and together they hold
+    every row whose code has an event."""
+    import duckdb
+    engine = DuckDBEngine(two_chains, batch_bytes=chain_bytes)
     run_audit(None, engine=engine, rules=["code_never_received"], save_findings=False)
     split = engine._per_batch["code_ancestors"]
     assert len(split) == len(engine.batches) == 2 and all(split)
@@ -474,12 +566,12 @@ def test_plan_reads_the_values_of_event_and_code_kind_in_the_lake(two_chains):
         assert values[column] == sorted(found) and "sold" in values["event"]
 
 
-def test_duckdb_batches_on_two_workers_give_the_same_findings_as_one_after_the_other(two_chains):
+def test_duckdb_batches_on_two_workers_give_the_same_findings_as_one_after_the_other(two_chains, chain_bytes):
     """Two batches at once, each on a DuckDB database of its own (opening hours copied to
     both, evidence read in each): the findings of one worker doing both in turn."""
-    two = DuckDBEngine(two_chains, batch_bytes=1, workers=2)
+    two = DuckDBEngine(two_chains, batch_bytes=chain_bytes, workers=2)
     at_once = run_audit(None, engine=two, save_findings=False)
-    one = DuckDBEngine(two_chains, batch_bytes=1, workers=1)
+    one = DuckDBEngine(two_chains, batch_bytes=chain_bytes, workers=1)
     in_turn = run_audit(None, engine=one, save_findings=False)
     assert len(two.batches) == len(one.batches) == 2
     assert_same_findings(in_turn, at_once)
@@ -504,14 +596,14 @@ def test_duckdb_few_or_large_groups_run_on_one_worker_in_memory(two_chains, monk
 
 
 def test_duckdb_group_larger_than_memory_pages_a_database_file(world, two_chains, monkeypatch):
-    """A group of stores larger than the memory budget: still in batches, the tables in a
-    temporary database file that DuckDB pages; the same findings."""
+    """Stores larger than the memory budget: a batch each (their group cut), the tables in
+    a temporary database file that DuckDB pages; the same findings."""
     import invreconcile.engines.duckdb as dd
     root, db = world
     monkeypatch.setattr(dd, "IN_MEMORY_PER_PARQUET_BYTE", 10_000)   # a budget of 50 KB in 1 GB
     engine = DuckDBEngine(two_chains, memory_limit="1GB")
     paged = run_audit(None, engine=engine, save_findings=False)
-    assert len(engine.batches) == 2
+    assert len(engine.batches) == 12
     assert engine.conn.execute("SELECT file FROM pragma_database_list WHERE name = 'scratch'").fetchall()
     assert_same_findings(run_audit(None, engine=DuckDBEngine(two_chains), save_findings=False), paged)
 
@@ -527,12 +619,13 @@ def test_cli_says_when_a_lake_is_audited_in_batches(two_chains, tmp_path, monkey
                                   "--lake", str(two_chains), "--memory-limit", "1GB", "--rules", "code_resold",
                                   "--json", str(out)])
     assert r.exit_code == 0, r.output
-    assert "audited in 2 batches of stores" in r.output
+    # each store a batch (its chain cut), reading its chain's rows of the codes it shares
+    assert "audited in 12 batches of stores, 1 at a time" in r.output and "12 batches also read" in r.output
     found = json.loads(out.read_text(encoding="utf-8"))
     assert found and {f["store"].endswith("y1") for f in found} == {True, False}   # both chains' findings
 
 
-def test_duckdb_store_wide_tables_are_dropped_before_the_findings_are_made(two_chains, monkeypatch):
+def test_duckdb_store_wide_tables_are_dropped_before_the_findings_are_made(two_chains, chain_bytes, monkeypatch):
     """Before the batches, the rules that compare all stores load every store's tables,
     without the columns that say where each row comes from; they are dropped (and their
     memory handed back) once those rules have run. The evidence of their findings still
@@ -545,7 +638,7 @@ def test_duckdb_store_wide_tables_are_dropped_before_the_findings_are_made(two_c
     store_of = dict(duckdb.connect().execute(
         f"SELECT id, store FROM read_parquet('{two_chains}/settlements/**/*.parquet')").fetchall())
     for workers in (1, 2):
-        engine = DuckDBEngine(two_chains, batch_bytes=1, workers=workers)
+        engine = DuckDBEngine(two_chains, batch_bytes=chain_bytes, workers=workers)
         result = run_audit(None, engine=engine, save_findings=False)
         assert len(engine.batches) == 2
         rows = [batch.get("settlements", set()) for batch in given[-1]]
@@ -735,7 +828,7 @@ def test_duckdb_answer_comes_in_pieces_and_a_rule_failing_midway_keeps_no_findin
         assert [f.id for f in broken.findings] == [f.id for f in whole.findings if f.rule != rule]
 
 
-def test_duckdb_batch_workers_stop_when_making_the_findings_fails(two_chains, monkeypatch):
+def test_duckdb_batch_workers_stop_when_making_the_findings_fails(two_chains, chain_bytes, monkeypatch):
     """Findings are made while the batch workers go on; when that fails (here a full disk
     on the third finding), the audit stops with that error, and the workers stop and close
     their databases: no thread is left running."""
@@ -743,7 +836,7 @@ def test_duckdb_batch_workers_stop_when_making_the_findings_fails(two_chains, mo
     from parity import disk_full_at
     made = disk_full_at(3, monkeypatch)
     before = threading.active_count()
-    engine = DuckDBEngine(two_chains, batch_bytes=1, workers=2)
+    engine = DuckDBEngine(two_chains, batch_bytes=chain_bytes, workers=2)
     with pytest.raises(OSError, match="No space left"):
         run_audit(None, engine=engine, save_findings=False)
     assert len(engine.batches) == 2 and len(made) == 3

@@ -158,46 +158,63 @@ def plan_batches(lake: Path, budget: int, memory_limit: str | None = None,
                  tables: Sequence[str] | None = None, index: dict | None = None) -> tuple[list[list[str]], int]:
     """Stores in batches to audit one after the other, each batch's Parquet files (of
     ``tables``, default all) within ``budget`` bytes where the data allows (see
-    :func:`store_groups` and :func:`pack_batches`). Returns the batches and the largest
-    one's size."""
-    return pack_batches(*store_groups(lake, memory_limit, tables, index), budget)
+    :class:`Plan`). Returns the batches and the largest one's size."""
+    with Plan(lake, memory_limit, tables, index) as plan:
+        return plan.pack(budget)
 
 
 def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[str] | None = None,
-                 index: dict | None = None, split_to: Path | None = None,
-                 values: dict[str, list[str]] | None = None) -> tuple[list[list[str]], dict[str, int], int]:
-    """The stores of ``lake`` in groups whose rows a rule may compare, so that a group is
-    never split between batches: those where one trace code (or the case code it came in)
-    occurs (see :data:`LINKS`). Values are compared by hash: a collision only puts two
-    groups together. Rules that compare every store with all others (``scope: all_stores``)
-    run over all stores at once (:meth:`DuckDBEngine.build_and_query`). Returns the groups
-    (in the order of their first store), the Parquet bytes of each store's files (of
-    ``tables``, default all) and those of the files every batch reads (the catalog).
+                 index: dict | None = None, values: dict[str, list[str]] | None = None
+                 ) -> tuple[list[list[str]], dict[str, int], int]:
+    """:class:`Plan`'s groups, the Parquet bytes of each store and those every batch reads."""
+    with Plan(lake, memory_limit, tables, index, values) as plan:
+        return plan.groups, plan.size, plan.shared
 
-    With ``split_to`` (a directory), the lake's code_ancestors are written there as
-    ``g=<group>/*.parquet``, each group's rows being those of the codes its stores hold
-    (:func:`group_files`): a batch then loads its own few instead of the whole table
-    (4.4M rows at 10M lines, 300 MB in memory and a fixed cost in every code rule), and the
-    table no longer counts among the files every batch reads.
+
+#: what a batch borrows from a store outside it that shares trace codes with its stores
+#: (:meth:`Plan.split`): the table, and how its rows are chosen
+BORROWED = ("code_events", "scans", "settlements", "sales")
+
+
+class Plan:
+    """How a lake larger than memory is audited in batches of stores.
+
+    The stores fall into groups whose rows a rule may compare: those where one trace code
+    (or the case code it came in) occurs (see :data:`LINKS`). Values are compared by hash:
+    a collision only puts two groups together. Rules that compare every store with all
+    others (``scope: all_stores``) run over all stores at once
+    (:meth:`DuckDBEngine.build_and_query`). Groups are packed into batches (:meth:`pack`);
+    a group larger than a batch is cut between batches, and each of its batches then
+    borrows, from the stores of the group outside it, the rows its rules compare with its
+    own (:meth:`split`): one trace code resold across a city otherwise made one group of
+    every store it passed through.
 
     ``values`` (a dict), when given, gets the distinct values of each of
     :data:`PLANNED_ENUMS` in the lake, sorted: read in the same pass as the codes.
+    ``split_ancestors``: code_ancestors will be split by batch (:meth:`split`), so it is not
+    counted among the files every batch reads.
 
-    Needs the lake layout of docs/lake.md: a store's rows in its ``store=`` directories."""
-    from ..lake import BY_STORE, BY_STORE_MONTH, table_schema
-    index = lake_index(lake) if index is None else index
-    linked = [(table, col) for table, col in LINKS if index.get(table)]
-    split = bool(split_to and index.get("code_ancestors") and linked)
-    size: dict[str, int] = {}
-    shared = 0
-    for table in [t for t in index if tables is None or t in tables]:
-        for part, _, n in index[table]:
-            if table in BY_STORE_MONTH or (table in BY_STORE and part != "store=_"):
-                store = _dir_store(part)
-                size[store] = size.get(store, 0) + n
-            elif not (split and table == "code_ancestors"):
-                shared += n
-    with duckdb.connect() as con:
+    Needs the lake layout of docs/lake.md: a store's rows in its ``store=`` directories.
+    Holds a DuckDB connection (the codes of every store) until closed."""
+
+    def __init__(self, lake: Path, memory_limit: str | None = None, tables: Sequence[str] | None = None,
+                 index: dict | None = None, values: dict[str, list[str]] | None = None,
+                 split_ancestors: bool = False):
+        from ..lake import BY_STORE, BY_STORE_MONTH, table_schema
+        self.lake = lake
+        self.index = index = lake_index(lake) if index is None else index
+        linked = [(table, col) for table, col in LINKS if index.get(table)]
+        self.split_ancestors = split = bool(split_ancestors and index.get("code_ancestors") and linked)
+        self.size: dict[str, int] = {}
+        self.shared = 0
+        for table in [t for t in index if tables is None or t in tables]:
+            for part, _, n in index[table]:
+                if table in BY_STORE_MONTH or (table in BY_STORE and part != "store=_"):
+                    store = _dir_store(part)
+                    self.size[store] = self.size.get(store, 0) + n
+                elif not (split and table == "code_ancestors"):
+                    self.shared += n
+        self.con = con = duckdb.connect()
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute("SET preserve_insertion_order = false")
@@ -225,15 +242,111 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
                             f"FROM {_read_parquet([lake_glob(lake, 'code_ancestors')])} WHERE depth > 0) a ON hash(a.code) = d.k")
             links = con.execute("SELECT LIST(DISTINCT s) FROM d WHERE k IN (SELECT k FROM d GROUP BY k "
                                 "HAVING MIN(s) <> MAX(s)) GROUP BY k").fetchall()
-        names = dict(con.execute("SELECT hash(s), s FROM UNNEST(?::VARCHAR[]) t(s)", [sorted(size)]).fetchall())
-        groups = _linked(lake, sorted(size), [[names.get(h) for h in hashes] for (hashes,) in links])
-        if split:
-            number = {s: i for i, stores in enumerate(groups) for s in stores}
-            con.execute("CREATE TEMP TABLE g AS SELECT UNNEST(?::UBIGINT[]) AS s, UNNEST(?::INTEGER[]) AS g",
-                        [list(names), [number[s] for s in names.values()]])
-            con.execute(f"COPY (SELECT DISTINCT a.code, a.ancestor, a.depth, g.g FROM {_read_parquet([lake_glob(lake, 'code_ancestors')])} a "
-                        f"JOIN d ON hash(a.code) = d.k JOIN g ON g.s = d.s) TO '{split_to}' (FORMAT parquet, PARTITION_BY (g))")
-    return groups, size, shared
+        self.linked = bool(linked)
+        self.names = dict(con.execute("SELECT hash(s), s FROM UNNEST(?::VARCHAR[]) t(s)", [sorted(self.size)]).fetchall())
+        self.groups = _linked(lake, sorted(self.size), [[self.names.get(h) for h in hashes] for (hashes,) in links])
+
+    def __enter__(self) -> "Plan":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def pack(self, budget: int) -> tuple[list[list[str]], int]:
+        """:meth:`groups` packed in order into batches of at most ``budget`` bytes of
+        Parquet where the data allows (a store larger than that is a batch alone); a group
+        larger than a batch is cut into batches of its stores. The batches and the largest
+        one's size (the files every batch reads counted in each)."""
+        batches: list[list[str]] = []
+        sizes: list[int] = []
+        for group in self.groups:
+            n = sum(self.size[s] for s in group)
+            pieces = [group] if self.shared + n <= budget else [[s] for s in group]
+            for stores in pieces:
+                n = sum(self.size[s] for s in stores)
+                if batches and sizes[-1] + n <= budget:
+                    batches[-1] += stores
+                    sizes[-1] += n
+                else:
+                    batches.append(list(stores))
+                    sizes.append(self.shared + n)
+        return batches, max(sizes, default=0)
+
+    def cut(self, batches: list[list[str]]) -> int:
+        """How many groups ``batches`` cut (hold parts of in two batches or more)."""
+        number = {s: i for i, stores in enumerate(batches) for s in stores}
+        return sum(len({number[s] for s in group}) > 1 for group in self.groups)
+
+    def split(self, batches: list[list[str]], out: Path) -> tuple[dict[str, list[list[str]]], dict[str, list[list[str]]],
+                                                                   list[set[str]]]:
+        """Files written to ``out`` for each of ``batches``: the batch's code_ancestors (the
+        rows of the codes its stores hold), when split; and for a batch holding part of a
+        group, the rows it borrows from the group's stores outside it (those sharing a
+        code with its stores): the events and scans of the shared codes (a code received
+        in another store is known; a box sold there before is resold here; its expiry),
+        the reversals of the settlements those events name, and the sales of those
+        settlements and events (a sale return; the items of the other store's sale). A
+        rule run over the batch then sees of another store what it compares with the
+        batch's own rows; the rows it gives about the other stores are left to their own
+        batches (:meth:`DuckDBEngine._run_batches`).
+
+        Returns table -> files for each batch that replace the lake's (code_ancestors),
+        table -> files for each batch read besides the lake's (:data:`BORROWED`), and each
+        batch's borrowed stores."""
+        con, lake = self.con, self.lake
+        out.mkdir(parents=True, exist_ok=True)
+        number = {s: i for i, stores in enumerate(batches) for s in stores}
+        con.execute("CREATE OR REPLACE TEMP TABLE bs AS SELECT UNNEST(?::UBIGINT[]) AS s, UNNEST(?::INTEGER[]) AS b",
+                    [list(self.names), [number[s] for s in self.names.values()]])
+        replaced: dict[str, list[list[str]]] = {}
+        if self.split_ancestors:
+            con.execute(f"COPY (SELECT DISTINCT a.code, a.ancestor, a.depth, bs.b FROM {_read_parquet([lake_glob(lake, 'code_ancestors')])} a "
+                        f"JOIN d ON hash(a.code) = d.k JOIN bs ON bs.s = d.s) TO '{out / 'code_ancestors'}' "
+                        "(FORMAT parquet, PARTITION_BY (b))")
+            replaced["code_ancestors"] = _split_files(out / "code_ancestors", len(batches))
+        cut = [group for group in self.groups if len({number[s] for s in group}) > 1]
+        foreign: list[set[str]] = [set() for _ in batches]
+        if not cut or not self.linked:
+            return replaced, {}, foreign
+        # (batch, code hash, store outside it) for every code a batch shares with a store of another batch
+        con.execute("CREATE OR REPLACE TEMP TABLE kb AS SELECT DISTINCT d.k, d.s, bs.b FROM d JOIN bs ON bs.s = d.s "
+                    "WHERE d.g = 0 AND d.s IN (SELECT UNNEST(?::UBIGINT[]))",
+                    [[h for h, s in self.names.items() if s in {x for group in cut for x in group}]])
+        con.execute("CREATE OR REPLACE TEMP TABLE borrow AS SELECT DISTINCT mine.b, other.k, other.s "
+                    "FROM kb mine JOIN kb other ON other.k = mine.k AND other.b <> mine.b")
+        for b, s in con.execute("SELECT DISTINCT b, s FROM borrow").fetchall():
+            foreign[b].add(self.names[s])
+        others = sorted(set().union(*foreign))
+
+        def files(table: str) -> list[str]:
+            return lake_files(self.index, table, others)
+
+        def write(table: str, select: str) -> None:
+            if files(table):
+                _on_parquet(con, lambda union: f"COPY ({select.format(src=_read_parquet(files(table), union=union))}) "
+                                                f"TO '{out / table}' (FORMAT parquet, PARTITION_BY (b))")
+        keyed = "SELECT e.*, x.b FROM {src} e JOIN borrow x ON x.k = hash(e.code) AND x.s = hash(COALESCE(e.store, ''))"
+        if files("code_events"):
+            _on_parquet(con, lambda union: "CREATE OR REPLACE TEMP TABLE be AS "
+                        + keyed.format(src=_read_parquet(files("code_events"), union=union)))
+            con.execute(f"COPY be TO '{out / 'code_events'}' (FORMAT parquet, PARTITION_BY (b))")
+            write("settlements", "SELECT t.*, x.b FROM {src} t JOIN (SELECT DISTINCT b, store, setl_id FROM be) x "
+                  "ON t.store = x.store AND t.orig_setl_id = x.setl_id WHERE t.is_reversal = 1")
+            write("sales", "SELECT t.*, x.b FROM {src} t JOIN (SELECT DISTINCT b, store, setl_id FROM be) x "
+                  "ON t.store = x.store AND t.setl_id = x.setl_id "
+                  "UNION SELECT t.*, x.b FROM {src} t JOIN (SELECT DISTINCT b, store, src_id FROM be "
+                  "WHERE src_table = 'sales') x ON t.store = x.store AND t.id = x.src_id")
+        write("scans", keyed)
+        return replaced, {t: _split_files(out / t, len(batches)) for t in BORROWED}, foreign
+
+
+def _split_files(folder: Path, n: int) -> list[list[str]]:
+    """The files of each of ``n`` batches in ``folder`` (``b=<i>`` directories of a
+    ``PARTITION_BY (b)`` copy; none for a batch without rows)."""
+    return [sorted(str(f) for f in (folder / f"b={i}").glob("*.parquet")) for i in range(n)]
 
 
 def _linked(lake: Path, stores: list[str], links: list[list[str | None]]) -> list[list[str]]:
@@ -257,33 +370,6 @@ def _linked(lake: Path, stores: list[str], links: list[list[str | None]]) -> lis
     for s in stores:
         groups.setdefault(root(s), []).append(s)
     return list(groups.values())
-
-
-def group_files(split_to: Path, groups: list[list[str]], batches: list[list[str]]) -> list[list[str]]:
-    """For each batch, the files :func:`store_groups` wrote to ``split_to`` for its groups."""
-    group = {s: i for i, stores in enumerate(groups) for s in stores}
-    out = []
-    for stores in batches:
-        mine = sorted({group[s] for s in stores})
-        out.append(sorted(str(f) for i in mine for f in (Path(split_to) / f"g={i}").glob("*.parquet")))
-    return out
-
-
-def pack_batches(groups: list[list[str]], size: dict[str, int], shared: int, budget: int) -> tuple[list[list[str]], int]:
-    """Groups of stores (:func:`store_groups`) packed in order into batches of at most
-    ``budget`` bytes of Parquet where a group allows; the batches and the largest one's
-    size (shared files counted in each)."""
-    batches: list[list[str]] = []
-    sizes: list[int] = []
-    for stores in groups:
-        n = sum(size[s] for s in stores)
-        if batches and sizes[-1] + n <= budget:
-            batches[-1] += stores
-            sizes[-1] += n
-        else:
-            batches.append(list(stores))
-            sizes.append(shared + n)
-    return batches, max(sizes, default=0)
 
 
 def _words(texts: Sequence[str]) -> set[str]:
@@ -441,6 +527,8 @@ class DuckDBEngine(TranslatingEngine):
         self._same_in_batches: set[str] = set()   # loaded tables every batch shares
         self._stores = None   # the batch's stores while one is attached
         self._per_batch: dict[str, list[list[str]]] = {}   # table -> its files for each batch (code_ancestors)
+        self._borrowed: dict[str, list[list[str]]] = {}   # table -> files each batch reads besides its stores' (Plan.split)
+        self.lenders: list[set[str]] = []   # for each batch, the stores it borrows rows of
         self.workers = workers or min(2, os.cpu_count() or 1)   # batches audited at once
         if conn is None:
             if database is None:
@@ -514,6 +602,8 @@ class DuckDBEngine(TranslatingEngine):
         from ..lake import table_schema
         split = self._per_batch.get(table) if batch is not None else None
         files = split[batch] if split is not None else lake_files(self._files, table, stores)
+        if batch is not None and table in self._borrowed:
+            files = files + self._borrowed[table][batch]
         if files:
             self._on_parquet[table] = files
         else:
@@ -565,25 +655,25 @@ class DuckDBEngine(TranslatingEngine):
         if self._plan:   # a lake larger than memory: audited in groups of stores, if it can be
             (budget, forced), self._plan = self._plan, None
             words = _words(self._texts)
-            split = Path(self._tmp.name) / "code_ancestors" if "code_ancestors" in words else None
             planned: dict[str, list[str]] = {}
-            grouped = store_groups(self.lake, self._options[0], [t for t in TABLES if t in words], self._files, split,
-                                   planned)
-            batches, largest = pack_batches(*grouped, budget)
-            if self.workers > 1 and not forced:
-                # several at a time, each in its worker's share of the memory: when there are
-                # batches enough to share out (1M lines at 3 GB: 2 batches one after the other
-                # 13.8 s, 4 two at a time 14.5-15.1 s) and every group fits a share
-                share = pack_batches(*grouped, budget // self.workers)
-                if len(batches) >= 2 * self.workers and share[1] <= budget // self.workers:
-                    (batches, largest), budget = share, budget // self.workers
-                else:
-                    self.workers = 1
-            self.batches = batches if len(batches) > 1 else []
-            if self.batches:
-                self._planned = planned
-            if self.batches and split and split.is_dir():
-                self._per_batch["code_ancestors"] = group_files(split, grouped[0], self.batches)
+            with Plan(self.lake, self._options[0], [t for t in TABLES if t in words], self._files, planned,
+                      split_ancestors="code_ancestors" in words) as plan:
+                batches, largest = plan.pack(budget)
+                if self.workers > 1 and not forced:
+                    # several at a time, each in its worker's share of the memory: when there are
+                    # batches enough to share out (1M lines at 3 GB: 2 batches one after the other
+                    # 13.8 s, 4 two at a time 14.5-15.1 s) and every group fits a share (cutting
+                    # no group the whole budget keeps whole)
+                    share = plan.pack(budget // self.workers)
+                    if (len(batches) >= 2 * self.workers and share[1] <= budget // self.workers
+                            and plan.cut(share[0]) <= plan.cut(batches)):
+                        (batches, largest), budget = share, budget // self.workers
+                    else:
+                        self.workers = 1
+                self.batches = batches if len(batches) > 1 else []
+                if self.batches:
+                    self._planned = planned
+                    self._per_batch, self._borrowed, self.lenders = plan.split(self.batches, Path(self._tmp.name) / "split")
             if largest > budget and not forced:   # too large for memory: DuckDB pages a database file
                 self.conn.close()
                 self.conn = self._connect(os.path.join(self._tmp.name, "scratch.duckdb"))
@@ -754,6 +844,8 @@ class DuckDBEngine(TranslatingEngine):
             engine.attach_lake(self.lake, self.batches[i], i)
             engine._load(self._texts)
             answers = list(Engine.build_and_query(engine, tables, indexes, jobs, keep))
+            if self.lenders and self.lenders[i]:   # rows about the stores it borrowed from: theirs
+                answers = [(k, _without(answer, self.lenders[i])) for k, answer in answers]
             engine._keep_sources((answer for _, answer in answers), cited[i] if cited else None)
             return answers
         if n == 1:   # on this engine, a batch at a time between the caller's steps
@@ -805,7 +897,7 @@ class DuckDBEngine(TranslatingEngine):
         # (session 9, 10M lines at 3 GB: system time 71 -> 47 s, the audit 176-186 -> 166-177 s)
         worker.conn.execute(f"SET block_allocator_memory = '{share}'")
         worker.lake, worker._files, worker._texts, worker._big = self.lake, self._files, self._texts, True
-        worker._per_batch, worker._planned = self._per_batch, self._planned
+        worker._per_batch, worker._borrowed, worker._planned = self._per_batch, self._borrowed, self._planned
         worker.conn.execute("SET parquet_metadata_cache = false")   # each batch's files are read once
         worker.__dict__["_translated"] = self.__dict__.setdefault("_translated", {})
         from ..lake import TABLES
@@ -942,6 +1034,16 @@ ENUM_COLUMNS = ("item_id", "event", "code_kind", "src_table")
 #: 0.42 s that the conversions take: 34 batches; collecting them makes the plan 0.5-0.9 s
 #: slower)
 PLANNED_ENUMS = ("event", "code_kind")
+
+
+def _without(answer, stores: set[str]):
+    """A rule's answer ``(columns, rows)`` without the rows about ``stores`` (an exception
+    as it is)."""
+    if isinstance(answer, BaseException) or "store" not in answer[0]:
+        return answer
+    columns, rows = answer
+    at = columns.index("store")
+    return columns, [r for r in rows if r[at] not in stores]
 
 
 def _cited(answers: Iterable) -> dict[str, set[int]]:
