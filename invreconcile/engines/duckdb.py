@@ -240,8 +240,10 @@ class Plan:
             if index.get("code_ancestors"):
                 con.execute(f"INSERT INTO d (k, s, g) SELECT DISTINCT hash(a.ancestor), d.s, 0 FROM d JOIN (SELECT DISTINCT code, ancestor "
                             f"FROM {_read_parquet([lake_glob(lake, 'code_ancestors')])} WHERE depth > 0) a ON hash(a.code) = d.k")
-            links = con.execute("SELECT LIST(DISTINCT s) FROM d WHERE k IN (SELECT k FROM d GROUP BY k "
-                                "HAVING MIN(s) <> MAX(s)) GROUP BY k").fetchall()
+            # m: the values met in two stores or more, with their stores
+            con.execute("CREATE TEMP TABLE m AS SELECT k, LIST(DISTINCT s) AS stores FROM d WHERE k IN "
+                        "(SELECT k FROM d GROUP BY k HAVING MIN(s) <> MAX(s)) GROUP BY k")
+            links = con.execute("SELECT stores FROM m").fetchall()
         self.linked = bool(linked)
         self.names = dict(con.execute("SELECT hash(s), s FROM UNNEST(?::VARCHAR[]) t(s)", [sorted(self.size)]).fetchall())
         self.groups = _linked(lake, sorted(self.size), [[self.names.get(h) for h in hashes] for (hashes,) in links])
@@ -312,9 +314,7 @@ class Plan:
         if not cut or not self.linked:
             return replaced, {}, foreign
         # (batch, code hash, store outside it) for every code a batch shares with a store of another batch
-        con.execute("CREATE OR REPLACE TEMP TABLE kb AS SELECT DISTINCT d.k, d.s, bs.b FROM d JOIN bs ON bs.s = d.s "
-                    "WHERE d.g = 0 AND d.s IN (SELECT UNNEST(?::UBIGINT[]))",
-                    [[h for h, s in self.names.items() if s in {x for group in cut for x in group}]])
+        con.execute("CREATE OR REPLACE TEMP TABLE kb AS SELECT k, s, bs.b FROM (SELECT k, UNNEST(stores) AS s FROM m) JOIN bs USING (s)")
         con.execute("CREATE OR REPLACE TEMP TABLE borrow AS SELECT DISTINCT mine.b, other.k, other.s "
                     "FROM kb mine JOIN kb other ON other.k = mine.k AND other.b <> mine.b")
         for b, s in con.execute("SELECT DISTINCT b, s FROM borrow").fetchall():

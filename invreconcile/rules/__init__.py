@@ -10,10 +10,12 @@ unknown_code, abnormal_swipe, stock_mismatch, price_anomaly, data_quality), ``se
 ``message_zh``, ``message_en`` (templates filled from the row's columns with
 ``{name}``), ``scope`` (``all_stores`` for a rule that compares every store with the
 others: an engine that audits a large lake in groups of stores runs it over all of them
-at once; by default a rule compares a store's rows with each other and with those of
-stores sharing a trace code (or its case code) with it, see
-:func:`invreconcile.engines.duckdb.store_groups`; a rule that relates rows of two stores
-through any other value, a person for one, needs ``all_stores``), and ``param NAME = VALUE  # meaning``
+at once; by default a rule compares a store's rows with each other and, of the stores
+sharing a trace code (or its case code) with it, with the events and scans of those codes,
+the reversals of the settlements those events name and the sales of those settlements,
+which is what a batch of a large lake holds of them, see
+:class:`invreconcile.engines.duckdb.Plan`; a rule that relates rows of two stores through
+any other value or table, a person for one, needs ``all_stores``), and ``param NAME = VALUE  # meaning
 lines: named parameters bound as ``:NAME`` in the SQL. A TOML config overrides
 parameters (``[rules.ID] NAME = VALUE``).
 
