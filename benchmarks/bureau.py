@@ -2,6 +2,7 @@
 pandas script for two rules on the same data (benchmarks/pandas_two_rules.py).
 
     python benchmarks/bureau.py --lines 1000000 [--lines 10000000] [--base-customers 2400] [--work DIR] [--reuse]
+                                [--resold-across-copies]
                                 [--duckdb-memory 3GB] [--spark-up-to LINES] [--spark-memory 8g]
 
 How the data is made: the sample generator writes one base chain (``--base-customers``;
@@ -19,7 +20,10 @@ RSS of that process, plus that of Spark's JVM for the Spark audits, which run in
 on all cores with ``--spark-memory`` of driver memory, up to ``--spark-up-to`` lines);
 invreconcile's DuckDB audits under jemalloc where the system has it, as the command line
 runs them (``invreconcile.engines.duckdb.allocator_env``). ``--reuse`` keeps the data of an
-earlier run in ``--work``.
+earlier run in ``--work``. ``--resold-across-copies`` also audits each lake on DuckDB with
+one box of every chain copy resold in the next copy (``resell_across_copies``; alone:
+``python benchmarks/bureau.py --resell-across-copies LAKE OUT``): the copies then share
+codes, so every store is one group, which the engine cuts into batches.
 
 The two-rule comparison runs the audit's own rules code_resold and negative_stock on
 DuckDB, and the analyst's simpler version of both (benchmarks/pandas_two_rules.py) in
@@ -286,6 +290,41 @@ def replicate_lake(src: Path, dst: Path, copies: int) -> int:
     return _lake_lines(dst)
 
 
+def resell_across_copies(src: Path, dst: Path) -> int:
+    """``src`` copied to ``dst`` (files hard-linked) with one box of each chain copy resold
+    in the next copy (the last one's in the first): its settled code settled again a
+    minute later, in another settlement, in the next copy's second store. Copies of the
+    base chain share no code, so ``src`` falls into groups of one chain copy each; a box
+    resold from chain to chain ties every store of ``dst`` into one group, as a city's
+    resold boxes would, and adds one ``code_resold`` finding per copy. Returns the boxes
+    resold."""
+    import duckdb
+    from invreconcile.engines.duckdb import lake_glob
+    shutil.rmtree(dst, ignore_errors=True)
+    subprocess.run(["cp", "-al", str(src), str(dst)], check=True)
+    stores = sorted(p.name[len("store="):] for p in (dst / "settlements").iterdir() if p.name != "store=_")
+    base = sorted(s for s in stores if len(s) == min(map(len, stores)))   # the base chain's own stores
+    copies = sorted(s[len(base[0]):] for s in stores if s.startswith(base[0]))
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    top = con.execute(f"SELECT MAX(id) FROM read_parquet('{lake_glob(dst, 'code_events')}')").fetchone()[0]
+    firsts = [str(dst / "code_events" / f"store={base[0]}{k}" / "**" / "*.parquet") for k in copies]
+    # each copy's first settled trace code in its first store
+    con.execute(f"CREATE TABLE pick AS SELECT * EXCLUDE (n) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY store ORDER BY id) AS n "
+                f"FROM read_parquet({firsts!r}, hive_partitioning = false) WHERE event = 'settled' "
+                "AND code_kind = 'cn20' AND setl_id IS NOT NULL) WHERE n = 1")
+    for i, k in enumerate(copies):
+        target = base[1] + copies[(i + 1) % len(copies)]
+        select = (f"SELECT * REPLACE ('{target}' AS store, {top + 1 + i} AS id, 'RESOLD-{i}' AS setl_id, epoch + 60 AS epoch, "
+                  "strftime(CAST(ts AS TIMESTAMP) + INTERVAL 60 SECOND, '%Y-%m-%d %H:%M:%S') AS ts) "
+                  f"FROM pick WHERE store = '{base[0]}{k}'")
+        (month,) = con.execute(f"SELECT SUBSTR(ts, 1, 7) FROM ({select})").fetchone()
+        folder = dst / "code_events" / f"store={target}" / f"month={month}"
+        folder.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY ({select}) TO '{folder / 'resold.parquet'}' (FORMAT parquet)")
+    return len(copies)
+
+
 def main() -> None:
     from invreconcile.engines.duckdb import allocator_env
     ap = argparse.ArgumentParser()
@@ -303,6 +342,9 @@ def main() -> None:
     ap.add_argument("--spark-memory", default=SPARK_MEMORY, help="Spark's driver memory in local mode (spark.driver.memory)")
     ap.add_argument("--duckdb-memory", help="DuckDB's memory limit for the audits (e.g. 3GB; default: DuckDB's "
                                             "own, 80%% of RAM), as invreconcile audit --memory-limit")
+    ap.add_argument("--resold-across-copies", action="store_true",
+                    help="also audit each lake on DuckDB with one box of each chain copy resold in the next "
+                         "(resell_across_copies: every store one group, cut into batches)")
     a = ap.parse_args()
     if a.duckdb_memory:
         os.environ["BENCH_DUCKDB_MEMORY"] = a.duckdb_memory  # read by the measured steps
@@ -354,6 +396,10 @@ def main() -> None:
         res = {"lines": lines}
         limit = a.step_timeout
         res["duckdb"] = child("audit_duckdb", lake, timeout=limit)
+        if a.resold_across_copies:
+            resell_across_copies(lake, work / f"{lake.name}_resold")
+            res["duckdb_resold"] = child("audit_duckdb", work / f"{lake.name}_resold", timeout=limit)
+            shutil.rmtree(work / f"{lake.name}_resold")
         res["duckdb_two"] = child("audit_duckdb", lake, *two, timeout=limit)
         res["duckdb_sql_two"] = child("duckdb_sql", lake, timeout=limit)
         res["pandas_two"] = child("pandas", lake, timeout=limit)
@@ -375,10 +421,11 @@ def main() -> None:
     print("\n| settlement lines | engine | full audit s | findings | peak RSS MB |")
     print("|---:|---|---:|---:|---:|")
     for r in rows:
-        for eng in ("sqlite", "duckdb", "spark"):
+        for eng, label in (("sqlite", "sqlite"), ("duckdb", "duckdb"), ("duckdb_resold", "duckdb, boxes resold across copies"),
+                           ("spark", "spark")):
             if eng in r:
                 x = r[eng]
-                print(f"| {r['lines']:,} | {eng} | {_cell(x, 'seconds', '.1f')} | {_cell(x, 'findings', ',')} "
+                print(f"| {r['lines']:,} | {label} | {_cell(x, 'seconds', '.1f')} | {_cell(x, 'findings', ',')} "
                       f"| {_cell(x, 'peak_rss_mb', '.0f')} |")
     scratch = [f"{r['lines']:,} lines {_cell(r['spark'], 'scratch_peak_mb', ',.0f')} MB" for r in rows if "spark" in r]
     if scratch:
@@ -417,5 +464,7 @@ def _mem_gb() -> float:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--step":
         print(json.dumps(step(sys.argv[2], sys.argv[3:]), default=str))
+    elif len(sys.argv) == 4 and sys.argv[1] == "--resell-across-copies":   # LAKE OUT
+        print(resell_across_copies(Path(sys.argv[2]), Path(sys.argv[3])), "boxes resold")
     else:
         main()

@@ -530,6 +530,27 @@ def test_duckdb_batch_of_part_of_a_group_borrows_what_its_rules_compare(world, t
         (tmp_path / "aside.parquet").rename(moved)
 
 
+def test_duckdb_chains_tied_by_resold_boxes_are_one_group_cut_into_batches(two_chains, chain_bytes, tmp_path):
+    """The benchmark's copies of the chain tied by a box of each resold in the other
+    (benchmarks/bureau.py resell_across_copies): one group of twelve stores, which no
+    longer fits a batch of one chain; cut into batches, the findings of the lake at once:
+    those of the two chains plus one resold box each."""
+    import sys
+    from pathlib import Path
+    from invreconcile.engines.duckdb import store_groups
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bureau import resell_across_copies
+    assert resell_across_copies(two_chains, tmp_path / "resold") == 2
+    assert len(store_groups(tmp_path / "resold")[0]) == 1
+    batched = DuckDBEngine(tmp_path / "resold", batch_bytes=chain_bytes, workers=2)
+    in_batches = run_audit(None, engine=batched, save_findings=False)
+    assert len(batched.batches) >= 2 and any(batched.lenders)
+    assert_same_findings(run_audit(None, engine=DuckDBEngine(tmp_path / "resold"), save_findings=False), in_batches)
+    before = {f.id for f in run_audit(None, engine=DuckDBEngine(two_chains), save_findings=False).findings}
+    added = [f for f in in_batches.findings if f.id not in before]
+    assert len(in_batches.findings) == len(before) + 2 and {f.rule for f in added} == {"code_resold"}
+
+
 def test_duckdb_batch_reads_the_case_codes_of_its_own_codes(two_chains, chain_bytes):
     """code_ancestors is split by batch when the batches are planned: each batch gets the
     rows of the codes its stores hold (none of the other batch's), and together they hold
@@ -593,6 +614,26 @@ def test_duckdb_few_or_large_groups_run_on_one_worker_in_memory(two_chains, monk
     assert len(engine.batches) == 2 and engine.workers == 1
     assert not engine.conn.execute("SELECT file FROM pragma_database_list WHERE name = 'scratch'").fetchall()
     assert_same_findings(run_audit(None, engine=DuckDBEngine(two_chains), save_findings=False), result)
+
+
+def test_duckdb_two_workers_do_not_cut_groups_one_worker_keeps_whole(world, tmp_path, monkeypatch):
+    """Four chains, each within the memory budget but larger than a worker's half of it:
+    two workers would have to cut every chain into batches that borrow each other's rows;
+    one worker audits the four whole, borrowing nothing."""
+    import sys
+    from pathlib import Path
+    import invreconcile.engines.duckdb as dd
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bureau import replicate_lake
+    root, _ = world
+    replicate_lake(root / "lake", tmp_path / "four", 4)
+    groups, size, shared = dd.store_groups(tmp_path / "four")
+    largest = max(shared + sum(size[s] for s in g) for g in groups)
+    monkeypatch.setattr(dd, "IN_MEMORY_PER_PARQUET_BYTE", int(2 ** 30 / 2 / (1.2 * largest)))   # 1.2 chains in 1 GB
+    engine = DuckDBEngine(tmp_path / "four", memory_limit="1GB", workers=2)
+    run_audit(None, engine=engine, rules=["code_resold"], save_findings=False)
+    assert sorted(map(sorted, engine.batches)) == sorted(map(sorted, groups)) and len(groups) == 4
+    assert engine.workers == 1 and not any(engine.lenders)
 
 
 def test_duckdb_group_larger_than_memory_pages_a_database_file(world, two_chains, monkeypatch):
