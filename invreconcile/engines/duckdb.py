@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes.util
 import functools
+import itertools
 import os
 import re
 import sys
@@ -171,8 +172,8 @@ def store_groups(lake: Path, memory_limit: str | None = None, tables: Sequence[s
         return plan.groups, plan.size, plan.shared
 
 
-#: what a batch borrows from a store outside it that shares trace codes with its stores
-#: (:meth:`Plan.split`): the table, and how its rows are chosen
+#: the tables a batch borrows rows of from the stores outside it that share trace codes
+#: with its stores (:meth:`Plan.split`)
 BORROWED = ("code_events", "scans", "settlements", "sales")
 
 
@@ -246,7 +247,10 @@ class Plan:
             links = con.execute("SELECT stores FROM m").fetchall()
         self.linked = bool(linked)
         self.names = dict(con.execute("SELECT hash(s), s FROM UNNEST(?::VARCHAR[]) t(s)", [sorted(self.size)]).fetchall())
-        self.groups = _linked(lake, sorted(self.size), [[self.names.get(h) for h in hashes] for (hashes,) in links])
+        # the stores each value met in two stores or more occurs in
+        self.links = [[self.names.get(h) for h in hashes] for (hashes,) in links]
+        self.groups = _linked(lake, sorted(self.size), self.links)
+        self.links = [sorted(stores) for stores in self.links]
 
     def __enter__(self) -> "Plan":
         return self
@@ -258,7 +262,7 @@ class Plan:
         self.con.close()
 
     def pack(self, budget: int) -> tuple[list[list[str]], int]:
-        """:meth:`groups` packed in order into batches of at most ``budget`` bytes of
+        """The groups packed in order into batches of at most ``budget`` bytes of
         Parquet where the data allows (a store larger than that is a batch alone); a group
         larger than a batch is cut into batches of its stores. The batches and the largest
         one's size (the files every batch reads counted in each)."""
@@ -266,8 +270,7 @@ class Plan:
         sizes: list[int] = []
         for group in self.groups:
             n = sum(self.size[s] for s in group)
-            pieces = [group] if self.shared + n <= budget else [[s] for s in group]
-            for stores in pieces:
+            for stores in [group] if self.shared + n <= budget else self._pieces(group, budget):
                 n = sum(self.size[s] for s in stores)
                 if batches and sizes[-1] + n <= budget:
                     batches[-1] += stores
@@ -276,6 +279,28 @@ class Plan:
                     batches.append(list(stores))
                     sizes.append(self.shared + n)
         return batches, max(sizes, default=0)
+
+    def _pieces(self, group: list[str], budget: int) -> list[list[str]]:
+        """``group`` cut into pieces of at most ``budget`` bytes where its stores allow,
+        keeping together the stores that share the most codes (so that batches borrow
+        little): pairs of stores joined by the number of codes they share, most first, as
+        long as the piece fits (a code met in more than 8 stores joins each with the next
+        only). Pieces in the order of their first store."""
+        members = set(group)
+        shared: dict[tuple[str, str], int] = {}
+        for stores in self.links:
+            if stores[0] in members:   # a link lies within one group
+                pairs = zip(stores, stores[1:]) if len(stores) > 8 else itertools.combinations(stores, 2)
+                for pair in pairs:
+                    shared[pair] = shared.get(pair, 0) + 1
+        parent = {s: s for s in group}
+        size = {s: self.size[s] for s in group}
+        for (a, b), _ in sorted(shared.items(), key=lambda item: (-item[1], item[0])):
+            a, b = sorted((_root(parent, a), _root(parent, b)))
+            if a != b and self.shared + size[a] + size[b] <= budget:
+                parent[b] = a
+                size[a] += size[b]
+        return _sets(parent, group)
 
     def cut(self, batches: list[list[str]]) -> int:
         """How many groups ``batches`` cut (hold parts of in two batches or more)."""
@@ -309,17 +334,16 @@ class Plan:
                         f"JOIN d ON hash(a.code) = d.k JOIN bs ON bs.s = d.s) TO '{out / 'code_ancestors'}' "
                         "(FORMAT parquet, PARTITION_BY (b))")
             replaced["code_ancestors"] = _split_files(out / "code_ancestors", len(batches))
-        cut = [group for group in self.groups if len({number[s] for s in group}) > 1]
-        foreign: list[set[str]] = [set() for _ in batches]
-        if not cut or not self.linked:
-            return replaced, {}, foreign
+        lenders: list[set[str]] = [set() for _ in batches]
+        if not self.linked or not self.cut(batches):
+            return replaced, {}, lenders
         # (batch, code hash, store outside it) for every code a batch shares with a store of another batch
         con.execute("CREATE OR REPLACE TEMP TABLE kb AS SELECT k, s, bs.b FROM (SELECT k, UNNEST(stores) AS s FROM m) JOIN bs USING (s)")
         con.execute("CREATE OR REPLACE TEMP TABLE borrow AS SELECT DISTINCT mine.b, other.k, other.s "
                     "FROM kb mine JOIN kb other ON other.k = mine.k AND other.b <> mine.b")
         for b, s in con.execute("SELECT DISTINCT b, s FROM borrow").fetchall():
-            foreign[b].add(self.names[s])
-        others = sorted(set().union(*foreign))
+            lenders[b].add(self.names[s])
+        others = sorted(set().union(*lenders))
 
         def files(table: str) -> list[str]:
             return lake_files(self.index, table, others)
@@ -340,7 +364,7 @@ class Plan:
                   "UNION SELECT t.*, x.b FROM {src} t JOIN (SELECT DISTINCT b, store, src_id FROM be "
                   "WHERE src_table = 'sales') x ON t.store = x.store AND t.id = x.src_id")
         write("scans", keyed)
-        return replaced, {t: _split_files(out / t, len(batches)) for t in BORROWED}, foreign
+        return replaced, {t: _split_files(out / t, len(batches)) for t in BORROWED}, lenders
 
 
 def _split_files(folder: Path, n: int) -> list[list[str]]:
@@ -353,23 +377,30 @@ def _linked(lake: Path, stores: list[str], links: list[list[str | None]]) -> lis
     """``stores`` in groups, each link (the stores one value occurs in) joining its stores'
     groups; groups in the order of their first store."""
     parent = {s: s for s in stores}
-
-    def root(s: str) -> str:
-        while parent[s] != s:
-            parent[s] = parent[parent[s]]
-            s = parent[s]
-        return s
     for linked in links:
         if None in linked:
             raise ConfigError(f"{lake}: rows of a store that has no store= directory of its own; the lake "
                               "must keep each store's rows in its directories (docs/lake.md).")
         for other in linked[1:]:
-            a, b = sorted((root(linked[0]), root(other)))
+            a, b = sorted((_root(parent, linked[0]), _root(parent, other)))
             parent[b] = a
-    groups: dict[str, list[str]] = {}
-    for s in stores:
-        groups.setdefault(root(s), []).append(s)
-    return list(groups.values())
+    return _sets(parent, stores)
+
+
+def _root(parent: dict[str, str], s: str) -> str:
+    """The representative of ``s``'s set in a union-find forest (``parent``), paths halved."""
+    while parent[s] != s:
+        parent[s] = parent[parent[s]]
+        s = parent[s]
+    return s
+
+
+def _sets(parent: dict[str, str], order: list[str]) -> list[list[str]]:
+    """The sets of a union-find forest, in the order of their first member in ``order``."""
+    sets: dict[str, list[str]] = {}
+    for s in order:
+        sets.setdefault(_root(parent, s), []).append(s)
+    return list(sets.values())
 
 
 def _words(texts: Sequence[str]) -> set[str]:
