@@ -309,14 +309,15 @@ def resell_across_copies(src: Path, dst: Path) -> int:
     con.execute("SET enable_progress_bar = false")
     top = con.execute(f"SELECT MAX(id) FROM read_parquet('{lake_glob(dst, 'code_events')}')").fetchone()[0]
     firsts = [str(dst / "code_events" / f"store={base[0]}{k}" / "**" / "*.parquet") for k in copies]
-    # each copy's first settled trace code in its first store
+    # each copy's first settled trace code in its first store, settled in a minute that is
+    # not an hour's last (a minute later: the same day and hour)
     con.execute(f"CREATE TABLE pick AS SELECT * EXCLUDE (n) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY store ORDER BY id) AS n "
                 f"FROM read_parquet({firsts!r}, hive_partitioning = false) WHERE event = 'settled' "
-                "AND code_kind = 'cn20' AND setl_id IS NOT NULL) WHERE n = 1")
+                "AND code_kind = 'cn20' AND setl_id IS NOT NULL AND tod_min % 60 < 59) WHERE n = 1")
     for i, k in enumerate(copies):
         target = base[1] + copies[(i + 1) % len(copies)]
         select = (f"SELECT * REPLACE ('{target}' AS store, {top + 1 + i} AS id, 'RESOLD-{i}' AS setl_id, epoch + 60 AS epoch, "
-                  "strftime(CAST(ts AS TIMESTAMP) + INTERVAL 60 SECOND, '%Y-%m-%d %H:%M:%S') AS ts) "
+                  "strftime(CAST(ts AS TIMESTAMP) + INTERVAL 60 SECOND, '%Y-%m-%d %H:%M:%S') AS ts, tod_min + 1 AS tod_min) "
                   f"FROM pick WHERE store = '{base[0]}{k}'")
         (month,) = con.execute(f"SELECT SUBSTR(ts, 1, 7) FROM ({select})").fetchone()
         folder = dst / "code_events" / f"store={target}" / f"month={month}"
