@@ -484,7 +484,7 @@ def _planted(lake, out):
         ORDER BY code LIMIT 3""").fetchall()
     assert len({setl for _, setl, _ in once}) == 3
     (reversed_code, reversed_setl, _), (returned_code, returned_setl, returned_item), (scanned_code, _, _) = once
-    unknown = "9" * 20   # a code that occurs nowhere else
+    unknown = "12345678901234567890"   # a code that occurs nowhere else
 
     def settled_in_b(n, code, new_code, setl):
         return (f"SELECT * REPLACE ('{b}' AS store, {top['code_events'] + n} AS id, '{setl}' AS setl_id, '{new_code}' AS code, "
@@ -552,6 +552,34 @@ def test_duckdb_chains_tied_by_resold_boxes_are_one_group_cut_into_batches(two_c
     before = {f.id for f in run_audit(None, engine=DuckDBEngine(two_chains), save_findings=False).findings}
     added = [f for f in in_batches.findings if f.id not in before]
     assert len(in_batches.findings) == len(before) + 2 and {f.rule for f in added} == {"code_resold"}
+
+
+def test_plan_links_stores_by_codes_that_name_a_box_only(world, two_chains, chain_bytes, tmp_path):
+    """The split-pack placeholder (twenty 9s) and a goods barcode uploaded as a trace code
+    are the same text in every pharmacy: the two chains using the same ones stay two
+    groups (no rule follows such a code from store to store), and their findings in
+    batches are those of the lake at once."""
+    import shutil
+    import duckdb
+    from invreconcile.engines.duckdb import store_groups
+    lake = tmp_path / "lake"
+    shutil.copytree(two_chains, lake)
+    con = duckdb.connect()
+    changed = 0
+    for f in sorted((lake / "code_events").glob("store=*y1/**/*.parquet")):
+        tmp = f.with_suffix(".tmp")
+        con.execute(f"COPY (SELECT * REPLACE (CASE WHEN code_kind IN ('split_placeholder', 'ean13') THEN replace(code, 'y1', '') "
+                    f"ELSE code END AS code) FROM read_parquet('{f}')) TO '{tmp}' (FORMAT parquet)")
+        changed += con.execute(f"SELECT COUNT(*) FROM read_parquet('{tmp}') WHERE code_kind IN ('split_placeholder', 'ean13')").fetchone()[0]
+        tmp.replace(f)
+    shared = con.execute(f"SELECT COUNT(DISTINCT code) FROM read_parquet('{lake}/code_events/**/*.parquet') "
+                         "WHERE code_kind IN ('split_placeholder', 'ean13') GROUP BY code HAVING COUNT(DISTINCT store LIKE '%y1') = 2").fetchall()
+    assert changed and shared   # the chains now share such codes
+    assert len(store_groups(lake)[0]) == 2
+    batched = DuckDBEngine(lake, batch_bytes=chain_bytes)
+    in_batches = run_audit(None, engine=batched, save_findings=False)
+    assert len(batched.batches) == 2 and not any(batched.lenders)
+    assert_same_findings(run_audit(None, engine=DuckDBEngine(lake), save_findings=False), in_batches)
 
 
 def test_duckdb_batch_reads_the_case_codes_of_its_own_codes(two_chains, chain_bytes):

@@ -153,6 +153,12 @@ def _on_parquet(conn, statement):
 #: (``scope: all_stores``), so that customers who visit several pharmacies do not make a
 #: city one group.
 LINKS = (("code_events", "code"), ("scans", "code"))
+#: the codes that link stores: those naming one box (a trace code, or a row that does not
+#: say its kind). The split-pack placeholder (twenty 9s), a goods barcode or a drug
+#: standard code uploaded in its place name no box: the same text in every pharmacy
+#: selling the product, which no rule follows from store to store (v_code_tx reads
+#: cn20, gs1 and ma codes only); linking by them made a city one group.
+_BOX_CODE = "(code_kind IS NULL OR code_kind IN ('cn20', 'gs1', 'ma'))"
 
 
 def plan_batches(lake: Path, budget: int, memory_limit: str | None = None,
@@ -225,7 +231,7 @@ class Plan:
         columns = {table: {c for c, _ in table_schema(table)} for table, _ in linked}
 
         def parts(union: bool) -> list[str]:
-            return [f"SELECT CASE WHEN {col} <> '' THEN hash({col}) END AS k, hash(COALESCE(store, '')) AS s, "
+            return [f"SELECT CASE WHEN {col} <> '' AND {_BOX_CODE} THEN hash({col}) END AS k, hash(COALESCE(store, '')) AS s, "
                     + ", ".join(c if c in columns[table] else f"NULL AS {c}" for c in PLANNED_ENUMS)
                     + f" FROM {_read_parquet([lake_glob(lake, table)], union=union)}"
                     for table, col in linked]
