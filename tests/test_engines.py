@@ -402,15 +402,26 @@ def test_duckdb_memory_limit(world):
         _parquet_budget("lots")
 
 
+def _bureau():
+    """benchmarks/bureau.py (lakes of copies of the sample chain)."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bureau
+    return bureau
+
+
+def _largest_group(lake) -> int:
+    """The Parquet bytes a batch holding ``lake``'s largest group of stores reads."""
+    from invreconcile.engines.duckdb import store_groups
+    groups, size, shared = store_groups(lake)
+    return shared + max(sum(size[s] for s in group) for group in groups)
+
+
 @pytest.fixture(scope="module")
 def two_chains(world):
     """The sample chain twice, the copy renamed (benchmarks/bureau.py): nothing shared."""
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from bureau import replicate_lake
     root, _ = world
-    replicate_lake(root / "lake", root / "lake2", 2)
+    _bureau().replicate_lake(root / "lake", root / "lake2", 2)
     return root / "lake2"
 
 
@@ -418,9 +429,8 @@ def two_chains(world):
 def chain_bytes(two_chains):
     """A batch size that holds one of the two chains whole, not both: two batches."""
     from invreconcile.engines.duckdb import store_groups
-    groups, size, shared = store_groups(two_chains)
-    assert len(groups) == 2
-    return shared + max(sum(size[s] for s in group) for group in groups)
+    assert len(store_groups(two_chains)[0]) == 2
+    return _largest_group(two_chains)
 
 
 def test_duckdb_in_store_groups_gives_the_same_findings(world, two_chains):
@@ -535,12 +545,8 @@ def test_duckdb_chains_tied_by_resold_boxes_are_one_group_cut_into_batches(two_c
     (benchmarks/bureau.py resell_across_copies): one group of twelve stores, which no
     longer fits a batch of one chain; cut into batches, the findings of the lake at once:
     those of the two chains plus one resold box each."""
-    import sys
-    from pathlib import Path
     from invreconcile.engines.duckdb import store_groups
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from bureau import resell_across_copies
-    assert resell_across_copies(two_chains, tmp_path / "resold") == 2
+    assert _bureau().resell_across_copies(two_chains, tmp_path / "resold") == 2
     assert len(store_groups(tmp_path / "resold")[0]) == 1
     batched = DuckDBEngine(tmp_path / "resold", batch_bytes=chain_bytes, workers=2)
     in_batches = run_audit(None, engine=batched, save_findings=False)
@@ -636,8 +642,7 @@ def test_duckdb_few_or_large_groups_run_on_one_worker_in_memory(two_chains, monk
     half but within the whole budget, one worker audits them with all the memory (not paged
     to a file)."""
     import invreconcile.engines.duckdb as dd
-    groups, size, shared = dd.store_groups(two_chains)
-    largest = max(shared + sum(size[s] for s in g) for g in groups)
+    largest = _largest_group(two_chains)
     # a budget of one and a half groups in 1 GB: a worker's half holds less than one group
     monkeypatch.setattr(dd, "IN_MEMORY_PER_PARQUET_BYTE", int(2 ** 30 / 2 / (1.5 * largest)))
     engine = DuckDBEngine(two_chains, memory_limit="1GB", workers=2)
@@ -651,15 +656,11 @@ def test_duckdb_two_workers_do_not_cut_groups_one_worker_keeps_whole(world, tmp_
     """Four chains, each within the memory budget but larger than a worker's half of it:
     two workers would have to cut every chain into batches that borrow each other's rows;
     one worker audits the four whole, borrowing nothing."""
-    import sys
-    from pathlib import Path
     import invreconcile.engines.duckdb as dd
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from bureau import replicate_lake
     root, _ = world
-    replicate_lake(root / "lake", tmp_path / "four", 4)
-    groups, size, shared = dd.store_groups(tmp_path / "four")
-    largest = max(shared + sum(size[s] for s in g) for g in groups)
+    _bureau().replicate_lake(root / "lake", tmp_path / "four", 4)
+    groups = dd.store_groups(tmp_path / "four")[0]
+    largest = _largest_group(tmp_path / "four")
     monkeypatch.setattr(dd, "IN_MEMORY_PER_PARQUET_BYTE", int(2 ** 30 / 2 / (1.2 * largest)))   # 1.2 chains in 1 GB
     engine = DuckDBEngine(tmp_path / "four", memory_limit="1GB", workers=2)
     run_audit(None, engine=engine, rules=["code_resold"], save_findings=False)

@@ -350,18 +350,16 @@ class Plan:
         for b, s in con.execute("SELECT DISTINCT b, s FROM borrow").fetchall():
             lenders[b].add(self.names[s])
         others = sorted(set().union(*lenders))
-
-        def files(table: str) -> list[str]:
-            return lake_files(self.index, table, others)
+        files = {table: lake_files(self.index, table, others) for table in BORROWED}   # the lenders' own
 
         def write(table: str, select: str) -> None:
-            if files(table):
-                _on_parquet(con, lambda union: f"COPY ({select.format(src=_read_parquet(files(table), union=union))}) "
+            if files[table]:
+                _on_parquet(con, lambda union: f"COPY ({select.format(src=_read_parquet(files[table], union=union))}) "
                                                 f"TO '{out / table}' (FORMAT parquet, PARTITION_BY (b))")
         keyed = "SELECT e.*, x.b FROM {src} e JOIN borrow x ON x.k = hash(e.code) AND x.s = hash(COALESCE(e.store, ''))"
-        if files("code_events"):
+        if files["code_events"]:
             _on_parquet(con, lambda union: "CREATE OR REPLACE TEMP TABLE be AS "
-                        + keyed.format(src=_read_parquet(files("code_events"), union=union)))
+                        + keyed.format(src=_read_parquet(files["code_events"], union=union)))
             con.execute(f"COPY be TO '{out / 'code_events'}' (FORMAT parquet, PARTITION_BY (b))")
             write("settlements", "SELECT t.*, x.b FROM {src} t JOIN (SELECT DISTINCT b, store, setl_id FROM be) x "
                   "ON t.store = x.store AND t.orig_setl_id = x.setl_id WHERE t.is_reversal = 1")
