@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -71,12 +72,14 @@ def main(ctx, lang):
 # --------------------------------------------------------------------------- import / status
 
 class _Progress:
-    """A running count of records per file on a terminal's stderr; silent when it is not a
-    terminal."""
+    """On a terminal's stderr, one line rewritten as work goes: records read per file
+    (import), rules or batches of stores done (audit); silent when it is not a terminal."""
 
     def __init__(self):
         self.active = sys.stderr.isatty()
         self.label = None
+        self.lang = _lang()
+        self.started = time.monotonic()
 
     def step(self, label: str | None, rows: int) -> None:
         """``rows`` records read so far in file ``label`` (None: in all files, read at once)."""
@@ -87,6 +90,18 @@ class _Progress:
             sys.stderr.write("\n")
         self.label = label
         sys.stderr.write(f"\r{label}  {rows:,} " + T("行", "records"))
+        sys.stderr.flush()
+
+    def audit(self, stage: str, done: int, total: int) -> None:
+        """How far the audit's queries have come (:attr:`Engine.progress`), with the seconds
+        since this display was made (as the audit started)."""
+        if not self.active:
+            return
+        self.label = "audit"
+        zh = self.lang == "zh"   # told from the engine's threads, where click's context is not
+        what = ((f"规则 {done}/{total}" if zh else f"rule {done} of {total}") if stage == "rules"
+                else f"门店批次 {done}/{total}" if zh else f"batch {done} of {total} of stores")
+        sys.stderr.write(f"\r{'稽核' if zh else 'audit'}: {what}, {time.monotonic() - self.started:.0f} s\x1b[K")
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -349,9 +364,14 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
     cfg = load_config(config)
     from .engines import get_engine
     eng = get_engine(engine, db, lake=lake_dir, spark_master=spark_master, memory_limit=memory_limit)
-    result = run_audit(db, stores=list(stores) or None, since=since, until=until,
-                       rules=[r.strip() for r in rules.split(",") if r.strip()] if rules else None, config=cfg,
-                       engine=eng)
+    progress = _Progress()
+    eng.progress = progress.audit
+    try:
+        result = run_audit(db, stores=list(stores) or None, since=since, until=until,
+                           rules=[r.strip() for r in rules.split(",") if r.strip()] if rules else None, config=cfg,
+                           engine=eng)
+    finally:
+        progress.close()
     if getattr(eng, "batches", None):
         n, w = len(eng.batches), min(eng.workers, len(eng.batches))
         lent = sum(bool(f) for f in eng.lenders)

@@ -169,6 +169,44 @@ def test_rule_failure_is_reported_and_the_others_run(chain, monkeypatch):
     assert [f.id for f in again.findings] == [f.id for f in result.findings if f.rule != name]
 
 
+def test_engine_tells_how_far_the_rules_have_come(chain, monkeypatch):
+    """The engine's progress hook hears each rule done, the failed one too, in order, up to
+    all of them (the SQLite schedule runs them on several threads)."""
+    _, db, config, _, _ = chain
+    import dataclasses
+    import invreconcile.audit as audit
+    from invreconcile.engines import SQLiteEngine
+    real = audit.builtin_rules
+    monkeypatch.setattr(audit, "builtin_rules", lambda: [
+        dataclasses.replace(r, sql=r.sql.replace("FROM ", "FROM no_such_table_x, ", 1)) if i == 0 else r
+        for i, r in enumerate(real())])
+    engine, heard = SQLiteEngine(db), []
+    engine.progress = lambda *told: heard.append(told)
+    again = run_audit(db, config=config, save_findings=False, engine=engine)
+    n = len(real())
+    assert again.errors and heard == [("rules", k, n) for k in range(1, n + 1)]
+
+
+def test_audit_progress_line_on_a_terminal(monkeypatch, capsys):
+    """What `invreconcile audit` shows on a terminal's stderr as the engine tells it how far
+    it has come: one line, rewritten; nothing when stderr is not a terminal."""
+    from invreconcile.cli import _Progress
+    monkeypatch.setenv("INVRECONCILE_LANG", "en")
+    shown = _Progress()
+    shown.active = True
+    shown.audit("rules", 4, 4)
+    shown.audit("batches", 3, 34)
+    shown.close()
+    err = capsys.readouterr().err
+    assert err.startswith("\raudit: rule 4 of 4, 0 s") and "\raudit: batch 3 of 34 of stores, 0 s" in err
+    assert err.endswith("\n") and err.count("\n") == 1
+    quiet = _Progress()
+    quiet.active = False
+    quiet.audit("rules", 1, 2)
+    quiet.close()
+    assert capsys.readouterr().err == ""
+
+
 def test_statistics_refreshed_only_when_a_table_changed(tmp_path):
     from invreconcile.engines import SQLiteEngine
     db = open_ledger(tmp_path / "l.db")

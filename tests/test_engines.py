@@ -15,6 +15,7 @@ from invreconcile.audit import run_audit  # noqa: E402
 from invreconcile.engines import ENGINES, get_engine  # noqa: E402
 from invreconcile.engines.duckdb import DuckDBEngine, translate  # noqa: E402
 from invreconcile.lake import TABLES, import_to_lake, table_schema  # noqa: E402
+from invreconcile.rules import builtin_rules  # noqa: E402
 from parity import assert_same_findings, sample_lake  # noqa: E402  (tests/ is on sys.path)
 
 
@@ -626,12 +627,19 @@ def test_plan_reads_the_values_of_event_and_code_kind_in_the_lake(two_chains):
 
 def test_duckdb_batches_on_two_workers_give_the_same_findings_as_one_after_the_other(two_chains, chain_bytes):
     """Two batches at once, each on a DuckDB database of its own (opening hours copied to
-    both, evidence read in each): the findings of one worker doing both in turn."""
+    both, evidence read in each): the findings of one worker doing both in turn. Either
+    way the progress hook hears the store-wide rules one by one, then each batch (not the
+    rules within a batch)."""
+    heard = {1: [], 2: []}
     two = DuckDBEngine(two_chains, batch_bytes=chain_bytes, workers=2)
+    two.progress = lambda *told: heard[2].append(told)
     at_once = run_audit(None, engine=two, save_findings=False)
     one = DuckDBEngine(two_chains, batch_bytes=chain_bytes, workers=1)
+    one.progress = lambda *told: heard[1].append(told)
     in_turn = run_audit(None, engine=one, save_findings=False)
     assert len(two.batches) == len(one.batches) == 2
+    wide = len([r for r in builtin_rules() if r.scope == "all_stores"])
+    assert heard[1] == heard[2] == [*(("rules", k, wide) for k in range(1, wide + 1)), ("batches", 1, 2), ("batches", 2, 2)]
     assert_same_findings(in_turn, at_once)
     assert any(f.store.endswith("y1") for f in at_once.findings) and any(e["src_file"] for f in at_once.findings for e in f.evidence)
     assert any(f.rule == "night_swipe" for f in at_once.findings)   # reads the copied opening hours

@@ -108,6 +108,16 @@ STORES_SQL = "SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store
 class Engine:
     """What every engine shares."""
 
+    #: ``progress(stage, done, total)``, when set, is told how far the audit's queries have
+    #: come: ``("rules", k, n)`` as the k-th of n rules is done, ``("batches", k, n)`` as the
+    #: k-th of n batches of stores is (DuckDB over a lake larger than memory). It may be
+    #: called from the engine's worker threads, one call at a time.
+    progress: Callable[[str, int, int], None] | None = None
+
+    def _tell(self, stage: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
     def stores(self) -> list[str]:
         """The stores with settlements or sales, sorted."""
         return sorted(s for (s,) in self.query(STORES_SQL)[1])
@@ -127,6 +137,7 @@ class Engine:
                     yield i, piece
             except Exception as exc:  # reported per rule by the audit
                 yield i, exc
+            self._tell("rules", i + 1, len(jobs))
 
     def query_pieces(self, sql: str, params: dict | None = None) -> Iterator[tuple[list[str], list[tuple]]]:
         """:meth:`query`'s answer as ``(columns, rows)`` pieces; one piece unless the engine
@@ -248,6 +259,7 @@ class SQLiteEngine(Engine):
         for name in scratch:  # an earlier audit's table would hide the new one (main is searched first)
             self.drop(name)
         local, opened, lock, cancelled = threading.local(), [], threading.Lock(), threading.Event()
+        finished: list[int] = []   # the rules done, for progress
 
         def build(name: str, sql):
             if cancelled.is_set():
@@ -288,9 +300,14 @@ class SQLiteEngine(Engine):
                 local.attached = set()
                 with lock:
                     opened.append(conn)
-            attach(conn, sql, local.attached)
-            for piece in cursor_pieces(conn.execute(sql, params)):
-                put((i, piece))
+            try:
+                attach(conn, sql, local.attached)
+                for piece in cursor_pieces(conn.execute(sql, params)):
+                    put((i, piece))
+            finally:
+                with lock:
+                    finished.append(i)
+                    self._tell("rules", len(finished), len(jobs))
 
         reads = {name: [n for n in named(sql) if n != name] for name, sql in tables}
         table_cost = self._rows_named(sql if isinstance(sql, str) else "" for _, sql in tables)

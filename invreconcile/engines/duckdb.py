@@ -874,6 +874,7 @@ class DuckDBEngine(TranslatingEngine):
         findings). Each batch also reads the sources of the rows ``cited`` for it (one table
         -> ids per batch, :meth:`_cited_by_batch`)."""
         n = min(self.workers, len(self.batches))
+        done, told = [], threading.Lock()   # batches done, for progress
 
         def run(engine: DuckDBEngine, i: int) -> list:
             engine.attach_lake(self.lake, self.batches[i], i)
@@ -882,12 +883,26 @@ class DuckDBEngine(TranslatingEngine):
             if self.lenders and self.lenders[i]:   # rows about the stores it borrowed from: theirs
                 answers = [(k, _without(answer, self.lenders[i])) for k, answer in answers]
             engine._keep_sources((answer for _, answer in answers), cited[i] if cited else None)
+            with told:
+                done.append(i)
+                tell("batches", len(done), len(self.batches))
             return answers
-        if n == 1:   # on this engine, a batch at a time between the caller's steps
-            for i in range(len(self.batches)):
-                yield from run(self, i)
-            self._drop_all(tables)   # the last batch's
-            return
+        # progress a batch at a time, not a rule at a time within each batch
+        saved, self.progress = self.progress, None
+        tell = saved or (lambda *args: None)
+        try:
+            if n == 1:   # on this engine, a batch at a time between the caller's steps
+                for i in range(len(self.batches)):
+                    yield from run(self, i)
+                self._drop_all(tables)   # the last batch's
+                return
+            yield from self._batches_in_workers(n, run)
+        finally:
+            self.progress = saved
+
+    def _batches_in_workers(self, n: int, run) -> Iterator[tuple[int, object]]:
+        """The batches' answers from ``n`` workers, each taking the next batch when it is
+        done (``run(worker, i)`` audits batch i on a worker)."""
         engines = [self._worker(n) for _ in range(n)]
         todo, lock, failed = iter(range(len(self.batches))), threading.Lock(), []
 
