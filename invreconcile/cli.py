@@ -99,8 +99,12 @@ class _Progress:
             return
         self.label = "audit"
         zh = self.lang == "zh"   # told from the engine's threads, where click's context is not
-        what = ((f"规则 {done}/{total}" if zh else f"rule {done} of {total}") if stage == "rules"
-                else f"门店批次 {done}/{total}" if zh else f"batch {done} of {total} of stores")
+        if stage == "plan":
+            what = "规划门店批次" if zh else "planning the batches of stores"
+        elif stage == "rules":
+            what = f"规则 {done}/{total}" if zh else f"rule {done} of {total}"
+        else:
+            what = f"门店批次 {done}/{total}" if zh else f"batch {done} of {total} of stores"
         sys.stderr.write(f"\r{'稽核' if zh else 'audit'}: {what}, {time.monotonic() - self.started:.0f} s\x1b[K")
         sys.stderr.flush()
 

@@ -170,8 +170,9 @@ def test_rule_failure_is_reported_and_the_others_run(chain, monkeypatch):
 
 
 def test_engine_tells_how_far_the_rules_have_come(chain, monkeypatch):
-    """The engine's progress hook hears each rule done, the failed one too, in order, up to
-    all of them (the SQLite schedule runs them on several threads)."""
+    """The engine's progress hook hears the rules start (0 done), then each rule done, the
+    failed one too, in order, up to all of them (the SQLite schedule runs them on several
+    threads)."""
     _, db, config, _, _ = chain
     import dataclasses
     import invreconcile.audit as audit
@@ -184,7 +185,7 @@ def test_engine_tells_how_far_the_rules_have_come(chain, monkeypatch):
     engine.progress = lambda *told: heard.append(told)
     again = run_audit(db, config=config, save_findings=False, engine=engine)
     n = len(real())
-    assert again.errors and heard == [("rules", k, n) for k in range(1, n + 1)]
+    assert again.errors and heard == [("rules", k, n) for k in range(n + 1)]
 
 
 def test_audit_progress_line_on_a_terminal(monkeypatch, capsys):
@@ -194,11 +195,13 @@ def test_audit_progress_line_on_a_terminal(monkeypatch, capsys):
     monkeypatch.setenv("INVRECONCILE_LANG", "en")
     shown = _Progress()
     shown.active = True
+    shown.audit("plan", 0, 1)
     shown.audit("rules", 4, 4)
     shown.audit("batches", 3, 34)
     shown.close()
     err = capsys.readouterr().err
-    assert err.startswith("\raudit: rule 4 of 4, 0 s") and "\raudit: batch 3 of 34 of stores, 0 s" in err
+    assert err.startswith("\raudit: planning the batches of stores, 0 s")
+    assert "\raudit: rule 4 of 4, 0 s" in err and "\raudit: batch 3 of 34 of stores, 0 s" in err
     assert err.endswith("\n") and err.count("\n") == 1
     quiet = _Progress()
     quiet.active = False

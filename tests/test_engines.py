@@ -639,7 +639,8 @@ def test_duckdb_batches_on_two_workers_give_the_same_findings_as_one_after_the_o
     in_turn = run_audit(None, engine=one, save_findings=False)
     assert len(two.batches) == len(one.batches) == 2
     wide = len([r for r in builtin_rules() if r.scope == "all_stores"])
-    assert heard[1] == heard[2] == [*(("rules", k, wide) for k in range(1, wide + 1)), ("batches", 1, 2), ("batches", 2, 2)]
+    assert heard[1] == heard[2] == [("plan", 0, 1), *(("rules", k, wide) for k in range(wide + 1)),
+                                    *(("batches", k, 2) for k in range(3))]
     assert_same_findings(in_turn, at_once)
     assert any(f.store.endswith("y1") for f in at_once.findings) and any(e["src_file"] for f in at_once.findings for e in f.evidence)
     assert any(f.rule == "night_swipe" for f in at_once.findings)   # reads the copied opening hours

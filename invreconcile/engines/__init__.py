@@ -109,8 +109,9 @@ class Engine:
     """What every engine shares."""
 
     #: ``progress(stage, done, total)``, when set, is told how far the audit's queries have
-    #: come: ``("rules", k, n)`` as the k-th of n rules is done, ``("batches", k, n)`` as the
-    #: k-th of n batches of stores is (DuckDB over a lake larger than memory). It may be
+    #: come: ``("rules", k, n)`` as the k-th of n rules is done (k = 0 as they start),
+    #: ``("batches", k, n)`` as the k-th of n batches of stores is (DuckDB over a lake larger
+    #: than memory, which tells ``("plan", 0, 1)`` as it starts planning them). It may be
     #: called from the engine's worker threads, one call at a time.
     progress: Callable[[str, int, int], None] | None = None
 
@@ -131,6 +132,7 @@ class Engine:
         ``(position, answer)`` as they come: the answer ``(columns, rows)``, a job's rows
         possibly in several pieces (:meth:`query_pieces`), or the exception the query
         raised, so that one failing rule does not stop the rest."""
+        self._tell("rules", 0, len(jobs))
         for i, (sql, params) in enumerate(jobs):
             try:
                 for piece in self.query_pieces(sql, params):
@@ -329,6 +331,7 @@ class SQLiteEngine(Engine):
         rules = sorted(range(len(jobs)), key=rule_cost, reverse=True)
 
         def produce(put: Callable) -> None:
+            self._tell("rules", 0, len(jobs))
             try:
                 done = run_schedule(tasks + [(("rule", i), (lambda i=i: rule(i, jobs[i][0], jobs[i][1] or {}, put)),
                                               [("table", n) for n in named(jobs[i][0])]) for i in rules], workers)

@@ -689,6 +689,7 @@ class DuckDBEngine(TranslatingEngine):
         self._texts = list(texts)
         if self._plan:   # a lake larger than memory: audited in groups of stores, if it can be
             (budget, forced), self._plan = self._plan, None
+            self._tell("plan", 0, 1)
             words = _words(self._texts)
             planned: dict[str, list[str]] = {}
             with Plan(self.lake, self._options[0], [t for t in TABLES if t in words], self._files, planned,
@@ -890,6 +891,7 @@ class DuckDBEngine(TranslatingEngine):
         # progress a batch at a time, not a rule at a time within each batch
         saved, self.progress = self.progress, None
         tell = saved or (lambda *args: None)
+        tell("batches", 0, len(self.batches))
         try:
             if n == 1:   # on this engine, a batch at a time between the caller's steps
                 for i in range(len(self.batches)):
