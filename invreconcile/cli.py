@@ -389,7 +389,8 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
     if json_path:
         shown = (_shown(f, lang, privacy) for f in result.iter_findings())
         if json_path == "-":
-            _write_json_list(click.get_text_stream("stdout"), shown)
+            with click.open_file("-", "w") as out:   # stdout, left open
+                _write_json_list(out, shown)
             return
         with open(json_path, "w", encoding="utf-8") as fh:
             _write_json_list(fh, shown)
