@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Iterable, Iterator
 
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1}
@@ -73,11 +73,19 @@ class Finding:
         return round(self.amount_fen / 100, 2)
 
     def as_dict(self, lang: str = "zh") -> dict:
-        d = asdict(self)
+        # dataclasses.asdict's copy, made directly: its recursion and deepcopy of every
+        # evidence row took 70% of writing an audit's JSON (10,678 findings: 3.7 of 4.9 s)
+        d = {name: getattr(self, name) for name in _FIELDS}
+        for name in ("setl_ids", "codes", "psn_nos", "items"):
+            d[name] = list(d[name])
+        d["evidence"] = [dict(e) if isinstance(e, dict) else e for e in self.evidence]
         d.pop("amount_fen")
         d["amount_at_risk"] = self.amount_at_risk
         d["message"] = self.message_en if lang == "en" else self.message_zh
         return d
+
+
+_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 def finding_id(rule: str, store: str, period: str, setl_ids, codes, psn_nos, items, about=None) -> str:
