@@ -73,12 +73,12 @@ class Finding:
         return round(self.amount_fen / 100, 2)
 
     def as_dict(self, lang: str = "zh") -> dict:
-        # dataclasses.asdict's copy, made directly: its recursion and deepcopy of every
-        # evidence row took 70% of writing an audit's JSON (10,678 findings: 3.7 of 4.9 s)
+        # dataclasses.asdict's copy (the lists and the evidence rows copied too), made
+        # directly: its recursion and deepcopy made writing the JSON of 10,678 findings
+        # take 1.4-1.8 s instead of 0.7-0.9 s
         d = {name: getattr(self, name) for name in _FIELDS}
-        for name in ("setl_ids", "codes", "psn_nos", "items"):
-            d[name] = list(d[name])
-        d["evidence"] = [dict(e) if isinstance(e, dict) else e for e in self.evidence]
+        for name in _LISTS:
+            d[name] = [dict(v) if isinstance(v, dict) else v for v in d[name]]
         d.pop("amount_fen")
         d["amount_at_risk"] = self.amount_at_risk
         d["message"] = self.message_en if lang == "en" else self.message_zh
