@@ -125,17 +125,22 @@ def test_hostile_text_stays_text(tmp_path):
     assert "'=HYPERLINK(" in evidence_csv and "\n=HYPERLINK" not in evidence_csv and ",=HYPERLINK" not in evidence_csv
 
 
-def test_tab_and_cr_at_the_start_stay_text(tmp_path):
-    """The importer strips tabs and CRs around values; the writer must be safe without that."""
+@pytest.mark.parametrize("write_only", [False, True])
+def test_tab_and_cr_at_the_start_stay_text(tmp_path, write_only):
+    """The importer strips tabs and CRs around values; the writer must be safe without that.
+    Texts that Excel would read as an error value stay text too; in a write-only workbook
+    (the report's) as in one held in memory."""
     from invreconcile.reports.xlsx import Col, write_table
 
-    wb = openpyxl.Workbook()
-    rows = [{"v": v} for v in HOSTILE + ["a\x01b"]]
-    write_table(wb.active, [Col("v", "值", "value")], rows, "zh")
+    wb = openpyxl.Workbook(write_only=write_only)
+    ws = wb.create_sheet("t") if write_only else wb.active
+    rows = [{"v": v} for v in HOSTILE + ["a\x01b", "#N/A", "plain"]]
+    write_table(ws, [Col("v", "值", "value")], rows, "zh")
     wb.save(tmp_path / "t.xlsx")
-    got = [c.value for c in openpyxl.load_workbook(tmp_path / "t.xlsx").active["A"]][1:]
-    assert got == [v.replace("\r", "\n") for v in HOSTILE] + ["a\\x01b"]   # XML reads CR back as LF
-    assert all(c.data_type == "s" for c in openpyxl.load_workbook(tmp_path / "t.xlsx").active["A"])
+    cells = list(openpyxl.load_workbook(tmp_path / "t.xlsx").active["A"])
+    assert [c.value for c in cells[1:]] == [v.replace("\r", "\n") for v in HOSTILE] + ["a\\x01b", "#N/A", "plain"]   # XML reads CR back as LF
+    assert all(c.data_type == "s" for c in cells)
+    assert [c.quotePrefix for c in cells[1:]] == [True] * len(HOSTILE) + [False] * 3
 
 
 # --------------------------------------------------------------------------- workbook

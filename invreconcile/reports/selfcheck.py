@@ -22,7 +22,7 @@ from openpyxl.styles import Font
 from ..findings import load as load_findings
 from .model import Document, mask_finding
 from .privacy import Privacy, ledger_persons
-from .xlsx import Col, _kv, set_text, sheet_name, write_table
+from .xlsx import Col, kv, new_cell, set_widths, sheet_name, write_table
 
 STOCK_RULES = ("count_surplus", "count_shortage", "negative_stock", "covered_surplus_noncovered_shortage")
 PROCESS_RULES = ("product_barcode_as_code", "codes_fewer_than_boxes", "expired_at_sale", "name_mismatch")
@@ -204,35 +204,31 @@ REJECT_COLUMNS = [
 def write_selfcheck_xlsx(sc: SelfCheck, path) -> Path:
     path = Path(path)
     t, lang = sc.t, sc.lang
-    wb = Workbook()
+    wb = Workbook(write_only=True)
     used: set = set()
-    ws = wb.active
-    ws.title = sheet_name(t("自查说明", "Statement"), used)
-    set_text(ws.cell(1, 1), t(f"定点零售药店自查自纠清单：{sc.store}", f"Self-inspection statement: {sc.store}"))
-    ws.cell(1, 1).font = Font(bold=True, size=14)
-    set_text(ws.cell(2, 1), sc.privacy_note)
-    ws.cell(2, 1).font = Font(bold=True)
-    r = 4
-    r = _kv(ws, r, t("门店", "store"), sc.store)
-    r = _kv(ws, r, t("起始日", "first day"), sc.period.get("first"), "day")
-    r = _kv(ws, r, t("截止日", "last day"), sc.period.get("last"), "day")
-    r = _kv(ws, r, t("应退回医保基金（元）", "insurance money to refund (yuan)"), sc.totals["refund_fen"], "money")
-    r = _kv(ws, r, t("应退回结算笔数", "settlements to refund"), sc.totals["settlements_to_refund"], "int")
-    r = _kv(ws, r, t("已冲正的疑点结算", "flagged settlements already reversed"), sc.totals["settlements_already_reversed"], "int")
-    r = _kv(ws, r, t("需更正库存的商品数", "items whose stock to correct"), sc.totals["stock_items"], "int")
-    r = _kv(ws, r, t("流程问题数", "process gaps"), sc.totals["process_gaps"], "int")
-    r = _kv(ws, r, t("拒收行数", "rejected rows"), sc.totals["rejects"], "int")
-    r += 1
+    ws = wb.create_sheet(sheet_name(t("自查说明", "Statement"), used))
+    set_widths(ws, [44, 24])
+    ws.append([new_cell(ws, t(f"定点零售药店自查自纠清单：{sc.store}", f"Self-inspection statement: {sc.store}"),
+                     font=Font(bold=True, size=14))])
+    ws.append([new_cell(ws, sc.privacy_note, font=Font(bold=True))])
+    ws.append([])
+    kv(ws, t("门店", "store"), sc.store)
+    kv(ws, t("起始日", "first day"), sc.period.get("first"), "day")
+    kv(ws, t("截止日", "last day"), sc.period.get("last"), "day")
+    kv(ws, t("应退回医保基金（元）", "insurance money to refund (yuan)"), sc.totals["refund_fen"], "money")
+    kv(ws, t("应退回结算笔数", "settlements to refund"), sc.totals["settlements_to_refund"], "int")
+    kv(ws, t("已冲正的疑点结算", "flagged settlements already reversed"), sc.totals["settlements_already_reversed"], "int")
+    kv(ws, t("需更正库存的商品数", "items whose stock to correct"), sc.totals["stock_items"], "int")
+    kv(ws, t("流程问题数", "process gaps"), sc.totals["process_gaps"], "int")
+    kv(ws, t("拒收行数", "rejected rows"), sc.totals["rejects"], "int")
+    ws.append([])
     for line in (t("1. 逐笔核实“应退回结算”，属实的按医保部门要求退回基金（含个人账户支付部分）。",
                    "1. Check each settlement to refund; refund the insurance money (fund and personal account) where confirmed."),
                  t("2. 按“库存更正”复盘实物，按实盘更正账面，并说明差异原因。",
                    "2. Recount the items under stock corrections, correct the books to the count and explain each gap."),
                  t("3. 整改“流程问题”：扫描药品追溯码（不是商品条码），每盒一个码，按时完整上传。",
                    "3. Close the process gaps: scan the trace code (not the product barcode), one code per box, upload complete and on time.")):
-        set_text(ws.cell(r, 1), line)
-        r += 1
-    ws.column_dimensions["A"].width = 44
-    ws.column_dimensions["B"].width = 24
+        ws.append([new_cell(ws, line)])
     refunds = [{**x, "reversed_text": t("是", "yes") if x["reversed"] else ""} for x in sc.refunds]
     write_table(wb.create_sheet(sheet_name(t("应退回结算", "Refunds"), used)), REFUND_COLUMNS, refunds, lang)
     write_table(wb.create_sheet(sheet_name(t("库存更正", "Stock corrections"), used)), STOCK_COLUMNS,

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -49,6 +50,9 @@ class Col:
 
 
 def display_width(text: str) -> int:
+    """Columns ``text`` takes on screen: two for a wide (CJK) character."""
+    if text.isascii():   # most cells (ids, numbers, dates, codes): a character each
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
@@ -59,15 +63,6 @@ def safe_text(value) -> str:
     if len(text) > MAX_CELL:
         text = text[:MAX_CELL] + "…"
     return text
-
-
-def set_text(cell, value) -> None:
-    """Write ``value`` as a string cell, never a formula."""
-    text = safe_text(value)
-    cell.value = text
-    cell.data_type = "s"
-    if text.startswith(DANGEROUS_START):
-        cell.quotePrefix = True
 
 
 def _to_date(value, kind):
@@ -84,54 +79,92 @@ def _to_date(value, kind):
     return None
 
 
-def set_value(cell, value, kind: str = "text") -> str:
-    """Write one value; returns the text whose width counts for the column."""
+def convert(value, kind: str = "text") -> tuple[object, str | None, str]:
+    """How ``value`` goes into a cell: its cell value (None: an empty cell; a str: a text
+    cell, never a formula), its number format (None: the default) and the text whose width
+    counts for the column."""
     if value is None or value == "":
-        return ""
+        return None, None, ""
     if kind == "money":
-        cell.value = round(int(value) / 100, 2)
-        cell.number_format = MONEY_FORMAT
-        return f"{cell.value:,.2f}"
+        yuan = round(int(value) / 100, 2)
+        return yuan, MONEY_FORMAT, f"{yuan:,.2f}"
     if kind == "pct":
-        cell.value = float(value)
-        cell.number_format = "0.0%"
-        return f"{value:.1%}"
+        return float(value), "0.0%", f"{value:.1%}"
     if kind in ("int", "float") and isinstance(value, (int, float)) and not isinstance(value, bool):
-        cell.value = value
-        return str(value)
+        return value, None, str(value)
     if kind in ("day", "ts"):
         d = _to_date(value, kind)
         if d is not None:
-            cell.value = d
-            cell.number_format = DAY_FORMAT if kind == "day" else TIME_FORMAT
-            return "2026-01-01" if kind == "day" else "2026-01-01 00:00:00"
+            return d, DAY_FORMAT if kind == "day" else TIME_FORMAT, "2026-01-01" if kind == "day" else "2026-01-01 00:00:00"
     if kind == "list" and isinstance(value, (list, tuple)):
         value = ", ".join(str(v) for v in value)
-    set_text(cell, value)
-    return str(value)[:80]
+    return safe_text(value), None, str(value)[:80]
 
 
-def write_table(ws, columns: list[Col], rows: list[dict], lang: str, start_row: int = 1,
-                filter_and_freeze: bool = True) -> int:
-    """A table with a bold header at ``start_row``; returns the next free row."""
+def set_value(cell, value, kind: str = "text") -> str:
+    """Write one value (:func:`convert`; a text that begins like a formula also gets
+    Excel's quote prefix); returns the text whose width counts for the column."""
+    v, number_format, shown = convert(value, kind)
+    if v is None:
+        return ""
+    cell.value = v
+    if isinstance(v, str):
+        cell.data_type = "s"
+        if v.startswith(DANGEROUS_START):
+            cell.quotePrefix = True
+    if number_format:
+        cell.number_format = number_format
+    return shown
+
+
+def new_cell(ws, value, kind: str = "text", font=None):
+    """``value`` to append to ``ws`` as :func:`set_value` writes it: the value itself where
+    appending it gives that cell (most: openpyxl turns a cell handed to ``append`` into
+    one only after failing to read it as a value, which took a third of a report's
+    time), else a cell."""
+    if font is None:
+        v, number_format, _ = convert(value, kind)
+        if number_format is None and not (isinstance(v, str) and (v.startswith(DANGEROUS_START) or v in ERROR_CODES)):
+            return v
+    cell = WriteOnlyCell(ws)
+    set_value(cell, value, kind)
+    if font is not None:
+        cell.font = font
+    return cell
+
+
+def table_widths(columns: list[Col], rows: list[dict], lang: str) -> list[float]:
+    """Column widths that show each column's header and the first line of its values
+    (at least 8, at most 60 characters)."""
     widths = [display_width(c.head(lang)) for c in columns]
-    for j, c in enumerate(columns, 1):
-        cell = ws.cell(start_row, j)
-        set_text(cell, c.head(lang))
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-    r = start_row
-    for r, row in enumerate(rows, start_row + 1):
-        for j, c in enumerate(columns, 1):
-            shown = set_value(ws.cell(r, j), row.get(c.key), c.kind)
-            widths[j - 1] = max(widths[j - 1], display_width(shown.split("\n")[0]))
+    for row in rows:
+        for j, c in enumerate(columns):
+            widths[j] = max(widths[j], display_width(convert(row.get(c.key), c.kind)[2].split("\n")[0]))
+    return [max(8, min(w + 2, 60)) for w in widths]
+
+
+def set_widths(ws, widths) -> None:
     for j, w in enumerate(widths, 1):
-        letter = get_column_letter(j)
-        ws.column_dimensions[letter].width = max(8, min(w + 2, 60))
-    if filter_and_freeze:
-        ws.freeze_panes = ws.cell(start_row + 1, 1)
-        ws.auto_filter.ref = f"A{start_row}:{get_column_letter(len(columns))}{max(r, start_row)}"
-    return r + 1
+        ws.column_dimensions[get_column_letter(j)].width = w
+
+
+def write_table(ws, columns: list[Col], rows: list[dict], lang: str, sheet: bool = True) -> None:
+    """A table with a bold header, appended to ``ws``. As the sheet (``sheet``): with the
+    column widths of its values, a frozen header and an auto-filter, set before its first
+    row (a write-only sheet writes them first: its rows are read twice); within a sheet,
+    the caller sets the widths."""
+    if sheet:
+        set_widths(ws, table_widths(columns, rows, lang))
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+    header = []
+    for c in columns:
+        cell = new_cell(ws, c.head(lang), font=HEADER_FONT)
+        cell.fill = HEADER_FILL
+        header.append(cell)
+    ws.append(header)
+    for row in rows:
+        ws.append([new_cell(ws, row.get(c.key), c.kind) for c in columns])
 
 
 def sheet_name(wanted: str, used: set) -> str:
@@ -244,63 +277,55 @@ def ranking_rows(report) -> list[dict]:
 
 # --------------------------------------------------------------------------- summary
 
-def _kv(ws, r: int, label: str, value, kind: str = "text") -> int:
-    set_text(ws.cell(r, 1), label)
-    ws.cell(r, 1).font = HEADER_FONT
-    set_value(ws.cell(r, 2), value, kind)
-    return r + 1
-
-
-def _section(ws, r: int, title: str) -> int:
-    set_text(ws.cell(r, 1), title)
-    ws.cell(r, 1).font = Font(bold=True, size=12)
-    return r + 1
+def kv(ws, label: str, value, kind: str = "text") -> None:
+    """A row of a bold label and its value."""
+    ws.append([new_cell(ws, label, font=HEADER_FONT), new_cell(ws, value, kind)])
 
 
 def write_summary(ws, report) -> None:
     t, s = report.t, report.summary
-    set_text(ws.cell(1, 1), t("药店进销存与医保结算对账报告", "Pharmacy stock and insurance settlement reconciliation report"))
-    ws.cell(1, 1).font = Font(bold=True, size=14)
-    set_text(ws.cell(2, 1), report.privacy_note)
-    ws.cell(2, 1).font = Font(bold=True, color="C00000" if report.privacy_mode == "revealed" else "000000")
-    r = 4
-    r = _kv(ws, r, t("门店", "stores"), ", ".join(report.generated_for))
-    r = _kv(ws, r, t("起始日", "first day"), report.period.get("first"), "day")
-    r = _kv(ws, r, t("截止日", "last day"), report.period.get("last"), "day")
-    r = _kv(ws, r, t("结算笔数", "settlements"), s["settlements"], "int")
-    r = _kv(ws, r, t("医保结算金额（元）", "insurance paid (yuan)"), s["insurance_fen"], "money")
-    r = _kv(ws, r, t("疑点总数", "findings"), s["findings"], "int")
-    r = _kv(ws, r, t("其中数据质量疑点", "of which data quality"), s["data_quality_findings"], "int")
-    r = _kv(ws, r, t("涉及医保基金（元，每笔结算只计一次）", "money at risk (yuan, each settlement once)"),
-            s["money_at_risk_fen"], "money")
-    r = _kv(ws, r, t("拒收行数", "rejected rows"), len(report.rejects), "int")
-    r += 1
-    r = _section(ws, r, t("按类别和严重程度的疑点数", "Findings by category and severity"))
     cat_rows = [{"category": c, **v, "money": s["money_by_category_fen"].get(c, 0)}
                 for c, v in s["by_category_severity"].items()]
-    r = write_table(ws, [Col("category", "类别", "category"), Col("high", "高", "high", "int"),
-                         Col("medium", "中", "medium", "int"), Col("low", "低", "low", "int"),
-                         Col("money", "涉及医保基金（元）", "money at risk (yuan)", "money")],
-                    cat_rows, report.lang, r, filter_and_freeze=False) + 1
-    r = _section(ws, r, t("按门店的涉及医保基金", "Money at risk by store"))
-    r = write_table(ws, [Col("store", "门店", "store"), Col("money", "涉及医保基金（元）", "money at risk (yuan)", "money")],
-                    [{"store": k, "money": v} for k, v in s["money_by_store_fen"].items()], report.lang, r,
-                    filter_and_freeze=False) + 1
-    r = _section(ws, r, t("已导入数据（按门店、月份的行数）", "Data loaded (rows per store and month)"))
-    write_table(ws, LOADED_COLUMNS, report.loaded, report.lang, r, filter_and_freeze=False)
-    ws.column_dimensions["A"].width = 40
-    ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width or 0, 24)
+    # the widths of the data-loaded table, the widest, with room for the labels
+    widths = table_widths(LOADED_COLUMNS, report.loaded, report.lang)
+    set_widths(ws, [40, max(widths[1], 24), *widths[2:]])
+    ws.append([new_cell(ws, t("药店进销存与医保结算对账报告", "Pharmacy stock and insurance settlement reconciliation report"),
+                        font=Font(bold=True, size=14))])
+    ws.append([new_cell(ws, report.privacy_note,
+                        font=Font(bold=True, color="C00000" if report.privacy_mode == "revealed" else "000000"))])
+    ws.append([])
+    kv(ws, t("门店", "stores"), ", ".join(report.generated_for))
+    kv(ws, t("起始日", "first day"), report.period.get("first"), "day")
+    kv(ws, t("截止日", "last day"), report.period.get("last"), "day")
+    kv(ws, t("结算笔数", "settlements"), s["settlements"], "int")
+    kv(ws, t("医保结算金额（元）", "insurance paid (yuan)"), s["insurance_fen"], "money")
+    kv(ws, t("疑点总数", "findings"), s["findings"], "int")
+    kv(ws, t("其中数据质量疑点", "of which data quality"), s["data_quality_findings"], "int")
+    kv(ws, t("涉及医保基金（元，每笔结算只计一次）", "money at risk (yuan, each settlement once)"),
+       s["money_at_risk_fen"], "money")
+    kv(ws, t("拒收行数", "rejected rows"), len(report.rejects), "int")
+    section = Font(bold=True, size=12)
+    for title, columns, rows in (
+            (t("按类别和严重程度的疑点数", "Findings by category and severity"),
+             [Col("category", "类别", "category"), Col("high", "高", "high", "int"), Col("medium", "中", "medium", "int"),
+              Col("low", "低", "low", "int"), Col("money", "涉及医保基金（元）", "money at risk (yuan)", "money")],
+             cat_rows),
+            (t("按门店的涉及医保基金", "Money at risk by store"),
+             [Col("store", "门店", "store"), Col("money", "涉及医保基金（元）", "money at risk (yuan)", "money")],
+             [{"store": k, "money": v} for k, v in s["money_by_store_fen"].items()]),
+            (t("已导入数据（按门店、月份的行数）", "Data loaded (rows per store and month)"), LOADED_COLUMNS, report.loaded)):
+        ws.append([])
+        ws.append([new_cell(ws, title, font=section)])
+        write_table(ws, columns, rows, report.lang, sheet=False)
 
 
 def write_xlsx(report, path) -> Path:
     """Write the workbook of ``report`` to ``path`` (.xlsx)."""
     path = Path(path)
     t, lang = report.t, report.lang
-    wb = Workbook()
+    wb = Workbook(write_only=True)   # rows go to the file as they are made, not held as cells
     used: set = set()
-    ws = wb.active
-    ws.title = sheet_name(t("概览", "Summary"), used)
-    write_summary(ws, report)
+    write_summary(wb.create_sheet(sheet_name(t("概览", "Summary"), used)), report)
     if report.ranking:
         write_table(wb.create_sheet(sheet_name(t("风险排名", "Risk ranking"), used)), RANKING_COLUMNS,
                     ranking_rows(report), lang)
