@@ -124,9 +124,13 @@ def rank_stores(db, findings, *, stores=None, since=None, until=None, lang: str 
     stats = settlement_stats(db, stores, since, until)
     money = money_at_risk(db, findings)
     names = sorted(set(stats) | {s for s in money if s})
+    by_store: dict[str, list] = {}   # each store's findings, data quality aside (grouped once:
+    for f in findings:               # a pass over all findings per store took 190 s at 10M lines)
+        if not _get(f, "rule").startswith("dq_"):
+            by_store.setdefault(_get(f, "store"), []).append(f)
     rows = []
     for store in names:
-        fs = [f for f in findings if _get(f, "store") == store and not _get(f, "rule").startswith("dq_")]
+        fs = by_store.get(store, [])
         by_sev = {k: sum(1 for f in fs if _get(f, "severity") == k) for k in ("high", "medium", "low")}
         st = stats.get(store, {"settlements": 0, "insurance_fen": 0})
         m = money.get(store, 0)
