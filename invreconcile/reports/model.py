@@ -12,6 +12,7 @@ no writer can leak it. Everything is sorted, so the same ledger gives the same r
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from ..findings import load as load_findings
@@ -123,9 +124,9 @@ def build_report(db, *, stores=None, since: str | None = None, until: str | None
         fs = [f for f in accusations if f.category == cat]
         per_store = money_at_risk(db, fs)
         money_cat[cat] = sum(per_store.values())
+        counts = Counter(f.store for f in fs)   # counted once, not once per store
         for store, fen in sorted(per_store.items()):
-            money_store_cat.append({"store": store, "category": cat, "amount_fen": fen,
-                                    "findings": sum(1 for f in fs if f.store == store)})
+            money_store_cat.append({"store": store, "category": cat, "amount_fen": fen, "findings": counts[store]})
     w, a = scope_sql(stores, since, until)
     n_setl, ins = conn.execute("SELECT COUNT(*), COALESCE(SUM(insurance_fen), 0) FROM settlements "
                                f"WHERE deleted = 0 AND is_reversal = 0{w}", a).fetchone()
