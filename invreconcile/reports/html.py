@@ -1079,9 +1079,12 @@ def _cat_sev_table(findings, w: _Words, cat_fen: dict | None = None, total_fen: 
 def _store_table(findings, stores, w: _Words) -> str:
     if not stores:
         return ""
+    by_store = defaultdict(list)   # grouped once, not a pass over all findings per store
+    for f in findings:
+        by_store[f.get("store")].append(f)
     rows = []
     for s in stores:
-        fs = [f for f in findings if f.get("store") == s]
+        fs = by_store.get(s, [])
         by = defaultdict(int)
         for f in fs:
             by[f.get("severity")] += 1
