@@ -25,6 +25,7 @@ and tests/test_spark.py).
 """
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import re
@@ -119,6 +120,19 @@ class Engine:
         if self.progress is not None:
             self.progress(stage, done, total)
 
+    def _counter(self, stage: str, total: int, tell: Callable[[str, int, int], None] | None = None) -> Callable[[], None]:
+        """Tells ``tell`` (:meth:`_tell` by default) that none of ``total`` things of
+        ``stage`` is done yet, and gives the function to call as each one is: it tells the
+        count, one call at a time whatever thread calls it."""
+        tell = tell or self._tell
+        lock, done = threading.Lock(), itertools.count(1)
+        tell(stage, 0, total)
+
+        def step() -> None:
+            with lock:
+                tell(stage, next(done), total)
+        return step
+
     def stores(self) -> list[str]:
         """The stores with settlements or sales, sorted."""
         return sorted(s for (s,) in self.query(STORES_SQL)[1])
@@ -132,14 +146,14 @@ class Engine:
         ``(position, answer)`` as they come: the answer ``(columns, rows)``, a job's rows
         possibly in several pieces (:meth:`query_pieces`), or the exception the query
         raised, so that one failing rule does not stop the rest."""
-        self._tell("rules", 0, len(jobs))
+        step = self._counter("rules", len(jobs))
         for i, (sql, params) in enumerate(jobs):
             try:
                 for piece in self.query_pieces(sql, params):
                     yield i, piece
             except Exception as exc:  # reported per rule by the audit
                 yield i, exc
-            self._tell("rules", i + 1, len(jobs))
+            step()
 
     def query_pieces(self, sql: str, params: dict | None = None) -> Iterator[tuple[list[str], list[tuple]]]:
         """:meth:`query`'s answer as ``(columns, rows)`` pieces; one piece unless the engine
@@ -261,7 +275,6 @@ class SQLiteEngine(Engine):
         for name in scratch:  # an earlier audit's table would hide the new one (main is searched first)
             self.drop(name)
         local, opened, lock, cancelled = threading.local(), [], threading.Lock(), threading.Event()
-        finished: list[int] = []   # the rules done, for progress
 
         def build(name: str, sql):
             if cancelled.is_set():
@@ -307,9 +320,7 @@ class SQLiteEngine(Engine):
                 for piece in cursor_pieces(conn.execute(sql, params)):
                     put((i, piece))
             finally:
-                with lock:
-                    finished.append(i)
-                    self._tell("rules", len(finished), len(jobs))
+                step()
 
         reads = {name: [n for n in named(sql) if n != name] for name, sql in tables}
         table_cost = self._rows_named(sql if isinstance(sql, str) else "" for _, sql in tables)
@@ -330,8 +341,9 @@ class SQLiteEngine(Engine):
         rule_cost = self._rows_named(sql for sql, _ in jobs)
         rules = sorted(range(len(jobs)), key=rule_cost, reverse=True)
 
+        step = self._counter("rules", len(jobs))   # told as each rule is done
+
         def produce(put: Callable) -> None:
-            self._tell("rules", 0, len(jobs))
             try:
                 done = run_schedule(tasks + [(("rule", i), (lambda i=i: rule(i, jobs[i][0], jobs[i][1] or {}, put)),
                                               [("table", n) for n in named(jobs[i][0])]) for i in rules], workers)

@@ -254,9 +254,9 @@ class Plan:
         self.linked = bool(linked)
         self.names = dict(con.execute("SELECT hash(s), s FROM UNNEST(?::VARCHAR[]) t(s)", [sorted(self.size)]).fetchall())
         # the stores each value met in two stores or more occurs in
-        self.links = [[self.names.get(h) for h in hashes] for (hashes,) in links]
-        self.groups = _linked(lake, sorted(self.size), self.links)
-        self.links = [sorted(stores) for stores in self.links]
+        links = [[self.names.get(h) for h in hashes] for (hashes,) in links]
+        self.groups = _linked(lake, sorted(self.size), links)
+        self.links = [sorted(stores) for stores in links]
 
     def __enter__(self) -> "Plan":
         return self
@@ -875,7 +875,6 @@ class DuckDBEngine(TranslatingEngine):
         findings). Each batch also reads the sources of the rows ``cited`` for it (one table
         -> ids per batch, :meth:`_cited_by_batch`)."""
         n = min(self.workers, len(self.batches))
-        done, told = [], threading.Lock()   # batches done, for progress
 
         def run(engine: DuckDBEngine, i: int) -> list:
             engine.attach_lake(self.lake, self.batches[i], i)
@@ -884,14 +883,11 @@ class DuckDBEngine(TranslatingEngine):
             if self.lenders and self.lenders[i]:   # rows about the stores it borrowed from: theirs
                 answers = [(k, _without(answer, self.lenders[i])) for k, answer in answers]
             engine._keep_sources((answer for _, answer in answers), cited[i] if cited else None)
-            with told:
-                done.append(i)
-                tell("batches", len(done), len(self.batches))
+            step()
             return answers
         # progress a batch at a time, not a rule at a time within each batch
         saved, self.progress = self.progress, None
-        tell = saved or (lambda *args: None)
-        tell("batches", 0, len(self.batches))
+        step = self._counter("batches", len(self.batches), saved or (lambda *told: None))
         try:
             if n == 1:   # on this engine, a batch at a time between the caller's steps
                 for i in range(len(self.batches)):

@@ -101,33 +101,23 @@ def convert(value, kind: str = "text") -> tuple[object, str | None, str]:
     return safe_text(value), None, str(value)[:80]
 
 
-def set_value(cell, value, kind: str = "text") -> str:
-    """Write one value (:func:`convert`; a text that begins like a formula also gets
-    Excel's quote prefix); returns the text whose width counts for the column."""
-    v, number_format, shown = convert(value, kind)
-    if v is None:
-        return ""
-    cell.value = v
-    if isinstance(v, str):
+def new_cell(ws, value, kind: str = "text", font=None):
+    """``value`` to append to ``ws`` (:func:`convert`): the value itself where appending
+    it gives that cell (most: openpyxl turns a cell handed to ``append`` into one only
+    after failing to read it as a value, which took a third of a report's time), else a
+    cell with its number format, and Excel's quote prefix on a text that begins like a
+    formula."""
+    v, number_format, _ = convert(value, kind)
+    text = isinstance(v, str)
+    if font is None and number_format is None and not (text and (v.startswith(DANGEROUS_START) or v in ERROR_CODES)):
+        return v
+    cell = WriteOnlyCell(ws, v)
+    if text:
         cell.data_type = "s"
         if v.startswith(DANGEROUS_START):
             cell.quotePrefix = True
     if number_format:
         cell.number_format = number_format
-    return shown
-
-
-def new_cell(ws, value, kind: str = "text", font=None):
-    """``value`` to append to ``ws`` as :func:`set_value` writes it: the value itself where
-    appending it gives that cell (most: openpyxl turns a cell handed to ``append`` into
-    one only after failing to read it as a value, which took a third of a report's
-    time), else a cell."""
-    if font is None:
-        v, number_format, _ = convert(value, kind)
-        if number_format is None and not (isinstance(v, str) and (v.startswith(DANGEROUS_START) or v in ERROR_CODES)):
-            return v
-    cell = WriteOnlyCell(ws)
-    set_value(cell, value, kind)
     if font is not None:
         cell.font = font
     return cell
