@@ -47,7 +47,7 @@ class Main(click.Group):
         try:
             return super().invoke(ctx)
         except InvReconcileError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(exc.zh if exc.zh and _lang() == "zh" else str(exc)) from None
         except OSError as exc:   # the system refused a file: full disk, no such folder, no permission
             where = exc.filename or T("文件", "a file")
             raise click.ClickException(T(
@@ -408,6 +408,30 @@ def export_lake_cmd(lake_dir, db_path):
     counts = export_lake(open_ledger(db_path, create=False), lake_dir)
     for table, n in counts.items():
         click.echo(f"{table:<18} {n:>12,}")
+
+
+@main.command("check-lake")
+@click.argument("lake_dir", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (every problem, and what was read).")
+@click.option("--memory-limit", help="Memory DuckDB may use, e.g. 4GB (default: 80% of RAM; it spills beyond).")
+def check_lake_cmd(lake_dir, as_json, memory_limit):
+    """Check a Parquet lake against its layout (docs/lake.md): files, columns, types,
+    values, time columns, code events. Exit 1 on errors. 检查数据湖。"""
+    from .lakecheck import check_lake
+    result = check_lake(lake_dir, memory_limit=memory_limit)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        lang = _lang()
+        for p in result.problems:
+            click.echo(p.text(lang))
+        rows = sum(result.rows.values())
+        click.echo(T(f"检查了 {len(result.rows)} 个表、{result.files:,} 个文件、{rows:,} 行："
+                     f"{len(result.errors)} 个错误，{len(result.warnings)} 个警告。",
+                     f"checked {len(result.rows)} tables, {result.files:,} files, {rows:,} rows: "
+                     f"{len(result.errors)} errors, {len(result.warnings)} warnings."))
+    if result.errors:
+        sys.exit(1)
 
 
 def _is_day(value: str) -> bool:

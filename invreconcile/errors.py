@@ -8,7 +8,9 @@ from __future__ import annotations
 
 
 class InvReconcileError(Exception):
-    """Base of every error invreconcile raises on purpose."""
+    """Base of every error invreconcile raises on purpose. ``zh``: the message in Chinese,
+    which the command line shows unless asked for English (the message itself is English)."""
+    zh: str | None = None
 
 
 class InputError(InvReconcileError):
@@ -25,7 +27,11 @@ class InputError(InvReconcileError):
 
 
 class ConfigError(InvReconcileError):
-    """A configuration file or option has a wrong value."""
+    """A configuration file or option has a wrong value, or a lake is off its layout."""
+
+    def __init__(self, message: str, zh: str | None = None):
+        super().__init__(message)
+        self.zh = zh
 
 
 class LedgerError(InvReconcileError):
