@@ -35,6 +35,7 @@ import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import ConfigError
@@ -78,7 +79,8 @@ CHECKS = {
                     ("按 docs/lake.md 的类型写出该列：INTEGER 为 int64，TEXT 为 UTF-8 字符串，REAL 为 double。",
                      "Write the column with the type docs/lake.md gives: INTEGER as int64, TEXT as UTF-8 "
                      "string, REAL as double.")),
-    "bad_value": (("值不能读作该列的类型：稽核会因此中止", "value does not read as its column's type: the audit stops on it"),
+    "bad_value": (("值不能读作该列的类型：稽核会因此中止（小数则被取整）",
+                   "value does not read as its column's type: the audit stops on it (or rounds a fraction)"),
                   ("修正该值并重新写出文件。", "Correct the value and write the file again.")),
     "missing_value": (("必需的值为空：规则会跳过或算错这些行", "required value missing: the rules skip or misjudge these rows"),
                       ("填入该值并重新写出文件。", "Fill in the value and write the file again.")),
@@ -185,6 +187,7 @@ class LakeCheck:
                 "warnings": len(self.warnings), "problems": [asdict(p) for p in self.problems]}
 
 
+@lru_cache(maxsize=None)
 def _required(table: str) -> tuple[str, ...]:
     """Columns a table's rows cannot do without: the ledger's NOT NULL ones (provenance
     aside), the time columns and :data:`REQUIRED`."""
@@ -249,7 +252,7 @@ def _arrow_kind(t) -> str:
         return "INTEGER"
     if pa.types.is_string(t) or pa.types.is_large_string(t) or getattr(pa.types, "is_string_view", lambda _: False)(t):
         return "TEXT"
-    if pa.types.is_floating(t):
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
         return "REAL"
     if pa.types.is_null(t):
         return "NULL"
@@ -274,9 +277,11 @@ def _type_level(expected: str, found: str) -> str | None:
 
 
 def _columns(table: str, files: list[str], out: list[Problem]) -> tuple[dict[str, str], list[str], dict[str, list[str]]]:
-    """Judge each file's columns; returns the columns some file holds with the type the
-    content pass reads them as ("VARCHAR" where a file holds them as another type than
-    the ledger's, so that every value can be looked at), and the files that could be read."""
+    """Judge each file's columns; returns the columns some file holds with how the content
+    pass reads them (the ledger's DuckDB type; "VARCHAR" where a file holds them as text or
+    numbers that may not read as the ledger's type, so that every value is looked at;
+    "CAST" where they all read as it), the files that could be read, and the files that
+    lack each column."""
     import pyarrow.parquet as pq
     from rapidfuzz import process
 
@@ -309,7 +314,7 @@ def _columns(table: str, files: list[str], out: list[Problem]) -> tuple[dict[str
                 continue
             kind = _arrow_kind(s.field(name).type)
             level = _type_level(expected[name], kind)
-            present.setdefault(name, set()).add("VARCHAR" if level else _duck(expected[name]))
+            present.setdefault(name, set()).add("VARCHAR" if level == "cast" else "CAST" if level else _duck(expected[name]))
             if level:
                 key = ("warning" if level == "cast" else level, "column_type", name, str(s.field(name).type),
                        expected[name])
@@ -327,7 +332,7 @@ def _columns(table: str, files: list[str], out: list[Problem]) -> tuple[dict[str
                                count=len(paths)))
         else:
             out.append(Problem(level, check, table, paths[0], column=column, count=len(paths)))
-    types = {c: ("VARCHAR" if "VARCHAR" in kinds and len(kinds) > 1 or kinds == {"VARCHAR"} else kinds.pop())
+    types = {c: "VARCHAR" if "VARCHAR" in kinds else "CAST" if "CAST" in kinds or len(kinds) > 1 else kinds.pop()
              for c, kinds in present.items()}
     lacking = {key[2]: paths for key, paths in by_problem.items() if key[1] == "missing_column"}
     return types, readable, lacking
@@ -350,7 +355,7 @@ def _content(con, table: str, files: list[str], types: dict[str, str], lacking: 
     def col(c: str) -> str:   # a column as the ledger types it (NULL where no file has it)
         if c not in types:
             return f'NULL::{_duck(expected[c])} AS "{c}"'
-        return f'TRY_CAST("{c}" AS {_duck(expected[c])}) AS "{c}"' if c in cast else f'"{c}"'
+        return f'TRY_CAST("{c}" AS {_duck(expected[c])}) AS "{c}"' if types[c] in ("VARCHAR", "CAST") else f'"{c}"'
 
     src = read_parquet_sql(files).replace("hive_partitioning = false",
                                           "hive_partitioning = false, filename = true, file_row_number = true")
@@ -382,7 +387,7 @@ def _content(con, table: str, files: list[str], types: dict[str, str], lacking: 
         if c in types:
             checks.append(("error", "flag_value", c, f"{c} NOT IN (0, 1)", c, "'0, 1'"))
     if "ts" in types:
-        t = "TRY_STRPTIME(ts, '%Y-%m-%d %H:%M:%S')"
+        t = '"parsed ts"'   # TRY_STRPTIME(ts) once per row, below
         checks.append(("error", "time_mismatch", "ts", f"ts IS NOT NULL AND ({t} IS NULL OR strftime({t}, "
                        "'%Y-%m-%d %H:%M:%S') <> ts)", "ts", "'YYYY-MM-DD HH:MM:SS'"))
         derived = {"day": f"strftime({t}, '%Y-%m-%d')", "month": f"strftime({t}, '%Y-%m')",
@@ -395,7 +400,8 @@ def _content(con, table: str, files: list[str], types: dict[str, str], lacking: 
     parts = ["COUNT(*)"] + [
         f"COUNT(*) FILTER (WHERE {where}), MIN((filename, r, CAST({found} AS VARCHAR), CAST({want} AS VARCHAR))) "
         f"FILTER (WHERE {where})" for _, _, _, where, found, want in checks]
-    got = con.execute(f"SELECT {', '.join(parts)} FROM t_{table}").fetchone()
+    parsed = ", TRY_STRPTIME(ts, '%Y-%m-%d %H:%M:%S') AS \"parsed ts\"" if "ts" in types else ""
+    got = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT *{parsed} FROM t_{table})").fetchone()
     for i, (level, check, column, _, _, _) in enumerate(checks):
         n, first = got[1 + 2 * i], got[2 + 2 * i]
         if n:
@@ -403,9 +409,12 @@ def _content(con, table: str, files: list[str], types: dict[str, str], lacking: 
             out.append(Problem(level, check, table, first[0], first[1], column, found,
                                first[3] if check != "missing_value" else "", n))
     if "id" in types:   # the second row of a repeated id named, the first in what was found
+        con.execute(f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT id FROM t_{table} WHERE id IS NOT NULL "
+                    "GROUP BY id HAVING COUNT(*) > 1")   # their places only when there are any (4 times the work)
         n, first = con.execute(
             f"SELECT COUNT(*), MIN((b, a, id, k)) FROM (SELECT id, MIN((filename, r)) AS a, MAX((filename, r)) AS b, "
-            f"COUNT(*) AS k FROM t_{table} WHERE id IS NOT NULL GROUP BY id HAVING COUNT(*) > 1)").fetchone()
+            f"COUNT(*) AS k FROM t_{table} WHERE id IN (SELECT id FROM repeated) GROUP BY id)").fetchone() \
+            if con.execute("SELECT COUNT(*) FROM repeated").fetchone()[0] else (0, None)
         if n:
             (f, r), (f0, r0), id_, k = first
             out.append(Problem("error", "id_repeated", table, f, r, "id", f"id {id_} ×{k} ({f0}:{r0})", count=n))

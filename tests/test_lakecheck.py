@@ -194,3 +194,21 @@ def test_audit_refuses_files_outside_the_store_directories(clean, tmp_path, batc
     _first_file(lake, "sales").rename(lake / "sales" / "part-x.parquet")
     with pytest.raises(ConfigError, match=r"sales/part-x\.parquet: outside the store= directories"):
         run_audit(None, engine=DuckDBEngine(lake, batch_bytes=batch_bytes), save_findings=False)
+
+
+def test_values_that_read_as_their_type_are_warned_about_once_and_others_named(clean, tmp_path):
+    """A platform's own types: flags as booleans, quantities as doubles or decimals read as
+    the ledger's integers (a warning per column and type); a quantity of 2.5 does not (the
+    error names it)."""
+    lake = tmp_path / "lake"
+    shutil.copytree(clean[0], lake)
+    a, b = _first_file(lake, "sales", 0), _first_file(lake, "sales", 1)
+    _rewrite(a, "SELECT * REPLACE (deleted = 1 AS deleted, CAST(qty AS DOUBLE) AS qty) FROM {f}")
+    _rewrite(b, "SELECT * REPLACE (CASE WHEN file_row_number = 4 THEN 2.5 ELSE qty END::DECIMAL(18, 1) AS qty) FROM "
+                "read_parquet('" + str(b) + "', file_row_number = true) ORDER BY file_row_number")
+    _rewrite(b, "SELECT * EXCLUDE (file_row_number) FROM {f}")
+    got = {(p.level, p.check, p.file, p.row, p.column, p.found, p.count) for p in check_lake(lake).problems}
+    assert got == {("warning", "column_type", str(a), None, "deleted", "bool", 1),
+                   ("warning", "column_type", str(a), None, "qty", "double", 1),
+                   ("warning", "column_type", str(b), None, "qty", "decimal128(18, 1)", 1),
+                   ("error", "bad_value", str(b), 5, "qty", "'2.5'", 1)}
