@@ -574,18 +574,22 @@ def _apply(options):
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "html", "json", "csv"]), default="xlsx", show_default=True)
 @click.option("-o", "--output", required=True, type=click.Path(), help="Output file (csv: a file or a folder).")
 @click.option("--store", "stores", multiple=True, help="Only this store (repeatable).")
+@click.option("--by-store", is_flag=True, help="html: -o is a folder: index.html (summary, ranking, charts) and a "
+                                               "page per store (for more stores than one page can show).")
 @_apply(period_options)
 @_apply(privacy_options)
 @db_option
-def report_cmd(fmt, output, stores, since, until, reveal, pseudonymise, db_path):
+def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise, db_path):
     """Write the audit report: workbook, HTML, JSON or CSV. 生成稽核报告。"""
     from .reports.model import build_report
 
     _check_days(since, until)
+    if by_store and fmt != "html":
+        raise click.UsageError(T("--by-store 只用于 --format html", "--by-store is for --format html only"))
     privacy = _privacy(reveal, pseudonymise)
-    writer = _html_writer("write_html") if fmt == "html" else None
-    report = build_report(open_ledger(db_path, create=False), stores=list(stores) or None, since=since, until=until,
-                          lang=_lang(), privacy=privacy)
+    writer = _html_writer("write_html_by_store" if by_store else "write_html") if fmt == "html" else None
+    db = open_ledger(db_path, create=False)
+    report = build_report(db, stores=list(stores) or None, since=since, until=until, lang=_lang(), privacy=privacy)
     if fmt == "xlsx":
         from .reports.xlsx import write_xlsx
         paths = [write_xlsx(report, output)]
@@ -595,10 +599,22 @@ def report_cmd(fmt, output, stores, since, until, reveal, pseudonymise, db_path)
     elif fmt == "csv":
         from .reports.tables import write_csv
         paths = write_csv(report, output)
+    elif by_store:   # each store's page with its row of the whole ranking (its rank among all)
+        ranked = {r["store"]: r for r in report.ranking}
+
+        def store_reports():
+            for s in sorted(set(report.generated_for) | set(ranked)):
+                r = build_report(db, stores=[s], since=since, until=until, lang=_lang(), privacy=privacy)
+                r.ranking = [ranked[s]] if s in ranked else []
+                yield s, r
+        paths = writer(report, store_reports(), output)
     else:
         paths = [writer(report, output)]
-    for p in paths:
+    for p in paths[:1] if by_store else paths:
         click.echo(str(p or output))
+    if by_store:
+        click.echo(T(f"及 {len(paths) - 1} 个门店页面：{paths[0].parent / 'stores'}",
+                     f"and {len(paths) - 1} store pages in {paths[0].parent / 'stores'}"))
     click.echo(T(f"疑点 {report.summary['findings']} 条，涉及医保基金 {report.summary['money_at_risk_fen'] / 100:,.2f} 元；{report.privacy_note}",
                  f"{report.summary['findings']} findings, money at risk {report.summary['money_at_risk_fen'] / 100:,.2f} yuan; {report.privacy_note}"))
 

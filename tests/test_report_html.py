@@ -127,6 +127,40 @@ def test_every_finding_links_to_its_evidence(reports):
     assert str(ev["src_row"]) in block and ev["src_file"].replace("&", "&amp;") in block
 
 
+def test_report_by_store_an_index_and_a_page_per_store(ledger, reports, tmp_path):
+    """For a bureau's thousands of stores one page is too large (10M lines: 250 MB):
+    --by-store writes an index (summary, ranking, charts; no findings) whose store links
+    go to one page per store, with that store's findings and evidence only, its row of the
+    whole ranking, and a link back."""
+    from click.testing import CliRunner
+    from invreconcile.cli import main
+    out, db = ledger
+    r = CliRunner().invoke(main, ["report", "--db", str(out / "ledger.db"), "--format", "html", "--by-store",
+                                  "-o", str(tmp_path / "site")])
+    assert r.exit_code == 0, r.output
+    whole = reports["zh"]
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert 'class="finding"' not in index and 'class="evidence-block"' not in index
+    assert len(whole.ranking) >= 4
+    for row in whole.ranking:
+        s = row["store"]
+        assert f'href="stores/{s}.html"' in index
+        page = (tmp_path / "site" / "stores" / f"{s}.html").read_text(encoding="utf-8")
+        mine = [f["id"] for f in whole.findings if f["store"] == s]
+        assert re.findall(r'<tr class="finding" id="f-([^"]+)"', page) == mine
+        assert all(f'id="ev-{fid}"' in page for fid in mine)
+        assert 'href="../index.html"' in page
+        ranked = re.search(r'<table id="ranking-table">.*?</table>', page, re.S).group(0)
+        assert re.findall(r'data-store-link="([^"]+)"', ranked) == [s]
+        assert f'<td class="num">{row["rank"]}</td>' in ranked   # its rank among all stores
+    # the code timelines link each finding on its store's page
+    for href in set(re.findall(r'href="(stores/[^"#]+)#f-([^"]+)"', index)):
+        assert f'id="f-{href[1]}"' in (tmp_path / "site" / href[0]).read_text(encoding="utf-8")
+    r = CliRunner().invoke(main, ["report", "--db", str(out / "ledger.db"), "--format", "xlsx", "--by-store",
+                                  "-o", str(tmp_path / "x.xlsx")])
+    assert r.exit_code == 2 and "--by-store" in r.output
+
+
 def test_hand_made_report_object_renders(tmp_path):
     """A Report-like dict with the chart data at top level (no model) renders every part."""
     report = {
@@ -146,6 +180,10 @@ def test_hand_made_report_object_renders(tmp_path):
     assert "a&lt;b&gt;.csv" in text and "12.50" in text and 'href="#ev-code_resold-0000000001"' in text
     path = write_html(report, tmp_path / "sub" / "r.html")
     assert path.read_text(encoding="utf-8") == text
+    # a bureau's report: the first page names the first stores and says how many
+    report["generated_for"] = [f"P{i:04d}" for i in range(2280)]
+    meta = re.search(r'<dl class="meta">.*?</dl>', render_html(report), re.S).group(0)
+    assert "P0011" in meta and "P0012" not in meta and "共 2,280 家门店" in meta
 
 
 # --------------------------------------------------------------------------- in Chromium

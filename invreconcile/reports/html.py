@@ -237,6 +237,10 @@ WORDS = {
     "charts_missing": ("图表未绘制", "charts not drawn"),
     "privacy": ("个人信息", "Personal data"),
     "toc": ("目录", "Contents"),
+    "on_store_pages": ("门店太多，一页放不下：每个门店的疑点与证据在其单独页面，点击上面排名表（或门店表）中的门店。",
+                       "Each store's findings and evidence are on a page of its own: follow the store links of "
+                       "the ranking (or store table) above."),
+    "all_stores": ("全部门店", "All stores"),
     "events_list": ("事件", "Events"),
     "more_codes": ("另有 {n} 个追溯码未画出。", "{n} more codes not drawn."),
     "night": ("夜间", "night"),
@@ -783,7 +787,7 @@ def chart_code_timelines(timelines, w: _Words, code_findings: dict | None = None
                     f'<th>{esc(w("events_list"))}</th><th>{esc(w("setl_id"))}</th><th>{esc(w("psn_no"))}</th>'
                     f'<th>{esc(w.col("item_id"))}</th><th class="num">{esc(w("qty"))}</th></tr></thead>'
                     f'<tbody>{"".join(trs)}</tbody></table>')
-        links = " ".join(f'<a href="#f-{esc(fid)}">{esc(fid)}</a>' for fid in code_findings.get(code, []))
+        links = " ".join(f'<a href="{esc(href)}">{esc(fid)}</a>' for fid, href in code_findings.get(code, []))
         out.append(f'<div class="timeline chart-box" id="code-{esc(_slug(code))}"><div><b>{esc(w("codes"))}</b> '
                    f'<span class="code">{esc(code)}</span> {links}</div>' + "".join(p) +
                    f'{ev_table}</div>')
@@ -952,8 +956,15 @@ def _doc(title: str, lang: str, body: str) -> str:
             f'<body data-rendered="0 charts">{body}<script>{JS}</script></body></html>\n')
 
 
-def render_html(report) -> str:
-    """The report as one self-contained HTML document."""
+#: stores named on the first page (a report of more says how many)
+GENERATED_FOR_SHOWN = 12
+
+
+def render_html(report, *, store_page=None, index: str | None = None) -> str:
+    """The report as one self-contained HTML document. For a report split by store
+    (:func:`write_html_by_store`): ``store_page`` gives the address of a store's page, where
+    the index's store links go and its findings and evidence are (the index lists none);
+    ``index``, on a store's page, the address of the index."""
     lang = _g(report, "lang", "zh") or "zh"
     w = _Words(lang)
     findings = _findings(report)
@@ -973,8 +984,10 @@ def render_html(report) -> str:
     b.append('<main><section class="first" id="top">')
     b.append(f'<h1>{esc(w("title"))}</h1>')
     gen_for = _g(report, "generated_for")
-    if isinstance(gen_for, (list, tuple)):
-        gen_for = ", ".join(str(x) for x in gen_for)
+    if isinstance(gen_for, (list, tuple)):   # a bureau's thousands of stores: the first few and how many
+        shown = ", ".join(str(x) for x in gen_for[:GENERATED_FOR_SHOWN])
+        gen_for = shown if len(gen_for) <= GENERATED_FOR_SHOWN else shown + w.pick(
+            f" … 共 {len(gen_for):,} 家门店", f" … {len(gen_for):,} stores in all")
     b.append('<dl class="meta">')
     b.append(f'<dt>{esc(w("generated_for"))}</dt><dd>{esc(gen_for or "")}</dd>')
     b.append(f'<dt>{esc(w("period"))}</dt><dd>{esc(_period_text(_g(report, "period")))}</dd>')
@@ -988,7 +1001,8 @@ def render_html(report) -> str:
              f'<a href="#summary">{esc(w("summary"))}</a><a href="#charts">{esc(w("charts"))}</a>'
              f'<a href="#findings">{esc(w("findings"))}</a><a href="#evidence">{esc(w("evidence_title"))}</a>'
              f'<a href="#loaded">{esc(w("loaded"))}</a><a href="#data-quality">{esc(w("data_quality"))}</a>'
-             f' <button id="print-button" type="button">{esc(w("print"))}</button></nav>')
+             + (f'<a href="{esc(index)}">{esc(w("all_stores"))}</a>' if index else "")
+             + f' <button id="print-button" type="button">{esc(w("print"))}</button></nav>')
     # ---- summary
     high = sum(1 for f in findings if f.get("severity") == "high")
     b.append(f'<h2 id="summary">{esc(w("summary"))}</h2><div class="cards">'
@@ -1005,16 +1019,17 @@ def render_html(report) -> str:
     b.append(f'<p class="note">{esc(w("money_dedup_note"))}</p>')
     b.append(_cat_sev_table(findings, w, cat_fen, risk_fen if cat_fen else None))
     ranking = [_asdict(r) for r in _records(_g(report, "ranking"))]
+    link = (lambda s: esc(store_page(s))) if store_page else (lambda s: f"#filter=store:{esc(s)}")
     if ranking:
-        b.append(_ranking_table(ranking, w))
+        b.append(_ranking_table(ranking, w, link))
     else:
-        b.append(_store_table(findings, stores, w))
+        b.append(_store_table(findings, stores, w, link))
     b.append("</section>")
     # ---- charts
-    code_findings: dict = defaultdict(list)
+    code_findings: dict = defaultdict(list)   # code -> (finding id, its address)
     for f in findings:
         for c in f.get("codes") or []:
-            code_findings[c].append(f["id"])
+            code_findings[c].append((f["id"], f"{store_page(f.get('store') or '') if store_page else ''}#f-{f['id']}"))
     b.append(f'<section class="page" id="charts"><h2>{esc(w("charts"))}</h2>')
     b.append(f'<div class="chart-box" id="chart-money"><h3>{esc(w("chart_money"))}</h3>'
              f'<p class="note">{esc(w("chart_money_note"))}</p>{chart_money(money, w, store_fen)}</div>')
@@ -1027,12 +1042,17 @@ def render_html(report) -> str:
     b.append("</section>")
     # ---- findings
     b.append(f'<section class="page" id="findings"><h2>{esc(w("findings"))}</h2>')
-    b.append(_filters(findings, w, total_fen))
-    b.append(_findings_table(findings, evidence, w))
+    if store_page:
+        b.append(f'<p class="note">{esc(w("on_store_pages"))}</p>')
+    else:
+        b.append(_filters(findings, w, total_fen))
+        b.append(_findings_table(findings, evidence, w))
     b.append("</section>")
     # ---- evidence
     b.append(f'<section class="page" id="evidence"><h2>{esc(w("evidence_title"))}</h2>')
-    for f in findings:
+    if store_page:
+        b.append(f'<p class="note">{esc(w("on_store_pages"))}</p>')
+    for f in findings if not store_page else ():
         b.append(_evidence_block(f, evidence.get(f["id"], []), w))
     b.append("</section>")
     # ---- loaded, data quality, rejects, ranking
@@ -1076,7 +1096,7 @@ def _cat_sev_table(findings, w: _Words, cat_fen: dict | None = None, total_fen: 
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
-def _store_table(findings, stores, w: _Words) -> str:
+def _store_table(findings, stores, w: _Words, link) -> str:
     if not stores:
         return ""
     by_store = defaultdict(list)   # grouped once, not a pass over all findings per store
@@ -1093,7 +1113,7 @@ def _store_table(findings, stores, w: _Words) -> str:
     head = (f'<tr><th>{esc(w("store"))}</th>' + "".join(f'<th class="num">{esc(w.sev(s))}</th>' for s in SEVERITY_ORDER)
             + f'<th class="num">{esc(w("total"))}</th><th class="num">{esc(w("amount"))}</th></tr>')
     body = "".join(
-        f'<tr><td><a href="#filter=store:{esc(s)}" data-store-link="{esc(s)}">{esc(s)}</a></td>'
+        f'<tr><td><a href="{link(s)}" data-store-link="{esc(s)}">{esc(s)}</a></td>'
         + "".join(f'<td class="num">{by.get(x, 0) or ""}</td>' for x in SEVERITY_ORDER)
         + f'<td class="num">{n}</td><td class="num">{esc(yuan(fen))}</td></tr>'
         for fen, s, by, n in rows)
@@ -1128,7 +1148,7 @@ def _rejects_table(rows, w: _Words, limit: int = 300) -> str:
     return _generic_table(rows, w, limit=limit)
 
 
-def _ranking_table(ranking: list[dict], w: _Words) -> str:
+def _ranking_table(ranking: list[dict], w: _Words, link) -> str:
     head = (f'<tr><th class="num">{esc(w.col("rank"))}</th><th>{esc(w("store"))}</th><th class="num">{esc(w.col("score"))}</th>'
             f'<th class="num">{esc(w("amount"))}</th><th class="num">{esc(w("settlements_total"))}</th>'
             f'<th class="num">{esc(w("findings_total"))}</th>'
@@ -1144,7 +1164,7 @@ def _ranking_table(ranking: list[dict], w: _Words) -> str:
         score = r.get("score")
         body.append(
             f'<tr><td class="num">{esc(r.get("rank"))}</td>'
-            f'<td class="store"><a href="#filter=store:{esc(s)}" data-store-link="{esc(s)}">{esc(s)}</a></td>'
+            f'<td class="store"><a href="{link(s)}" data-store-link="{esc(s)}">{esc(s)}</a></td>'
             f'<td class="num"><b>{esc(_num(score) if isinstance(score, (int, float)) else score)}</b></td>'
             f'<td class="num">{esc(yuan(r.get("money_at_risk_fen") or 0))}</td>'
             f'<td class="num">{esc(_num(r.get("settlements") or 0))}</td><td class="num">{esc(r.get("findings") or 0)}</td>'
@@ -1254,13 +1274,33 @@ def _evidence_block(f: dict, rows: list, w: _Words) -> str:
 
 def write_html(report, path) -> Path:
     """Write the report to ``path`` (one self-contained HTML file); returns the path."""
-    path = Path(path)
+    return _write(Path(path), render_html(report))
+
+
+def _write(path: Path, text: str) -> Path:
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(report), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def store_page(store: str) -> str:
+    """The address of a store's page in a report split by store, relative to its index."""
+    return f"stores/{_slug(store or '_')}.html"
+
+
+def write_html_by_store(report, store_reports, folder) -> list[Path]:
+    """A report of more stores than one page can show (a bureau's thousands): ``folder``
+    /index.html with ``report``'s summary, ranking and charts, each store linked to its
+    own page ``folder``/stores/<store>.html, written from ``store_reports`` (``(store,
+    report)`` pairs, taken one at a time). Returns the paths, the index first."""
+    folder = Path(folder)
+    paths = [_write(folder / "index.html", render_html(report, store_page=store_page))]
+    for store, r in store_reports:
+        paths.append(_write(folder / store_page(store), render_html(r, index="../index.html")))
+    return paths
 
 
 # --------------------------------------------------------------------------- self-inspection statement
