@@ -500,12 +500,14 @@ def check_lake(lake: str | Path, *, memory_limit: str | None = None) -> LakeChec
     return result
 
 
-_READ_FILE = re.compile(r"""[Ff]ile ["']([^"']+?\.parquet)["']""")
+#: the file an engine names when it cannot read one (DuckDB: ``file "PATH"``, ``File 'PATH'
+#: too small``; Spark: ``reading file file:///PATH.``)
+_READ_FILE = re.compile(r"""[Ff]ile ["']?(?:file:(?://)?)?([^"'\s]+?\.parquet)""")
 
 
 def explain_read_error(message: str) -> tuple[str, Problem | None] | None:
-    """What stopped an engine reading a lake file, from its error ``message`` (DuckDB names
-    the file: ``Error while reading file "PATH"``, ``File 'PATH' too small``): ``(path,
+    """What stopped an engine reading a lake file, from its error ``message`` (which names
+    the file, :data:`_READ_FILE`): ``(path,
     problem)``, the problem the file's check finds (a value of another type, a file that
     is not Parquet) or None when it finds none; None when the message names no lake file."""
     import duckdb

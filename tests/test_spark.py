@@ -170,3 +170,22 @@ def test_cli_audit_on_spark(world, spark, tmp_path):
     got = {f["id"]: f["amount_at_risk"] for f in json.loads(out.read_text(encoding="utf-8"))}
     want = {f.id: f.amount_at_risk for f in on_sqlite.findings if f.rule == "swipe_refund_cycle"}
     assert got == want and got
+
+
+def test_spark_names_the_file_row_and_column_of_a_value_it_cannot_read(world, spark, tmp_path):
+    """Spark's failure to read a lake file (its Java error, in a traceback) comes out as the
+    lake check's error, as on DuckDB (tests/test_lakecheck.py)."""
+    import duckdb
+    root, db, config, _ = world
+    lake = tmp_path / "lake"
+    shutil.copytree(root / "lake", lake)
+    f = sorted((lake / "sales").rglob("*.parquet"))[0]
+    tmp = f.with_suffix(".tmp")
+    duckdb.connect().execute(
+        f"COPY (SELECT * EXCLUDE (file_row_number) REPLACE (CASE WHEN file_row_number = 2 THEN 'three' ELSE "
+        f"CAST(qty AS VARCHAR) END AS qty) FROM read_parquet('{f}', file_row_number = true) ORDER BY file_row_number) "
+        f"TO '{tmp}' (FORMAT parquet)")
+    tmp.replace(f)
+    engine = SparkEngine(lake, None, spark=spark, conf=CONF)
+    with pytest.raises(ConfigError, match=r"row 3, column qty: value does not read as its column's type.*'three'"):
+        run_audit(None, engine=engine, rules=["negative_stock"], save_findings=False)

@@ -25,6 +25,8 @@ and tests/test_spark.py).
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 import os
 import queue
@@ -106,6 +108,36 @@ def cursor_pieces(cur) -> Iterator[tuple[list[str], list[tuple]]]:
 STORES_SQL = "SELECT DISTINCT store FROM settlements UNION SELECT DISTINCT store FROM sales"
 
 
+def reading_the_lake(method):
+    """An engine method whose failures to read the lake's files, raised or given as a
+    rule's answer, come out as :meth:`Engine._lake_error` tells them."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def pieces(self, *args, **kwargs):
+            try:
+                for piece in method(self, *args, **kwargs):
+                    if isinstance(piece, tuple) and len(piece) == 2 and isinstance(piece[1], Exception):
+                        piece = (piece[0], self._lake_error(piece[1]) or piece[1])
+                    yield piece
+            except Exception as exc:
+                err = self._lake_error(exc)
+                if err is None:
+                    raise
+                raise err from None
+        return pieces
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            err = self._lake_error(exc)
+            if err is None:
+                raise
+            raise err from None
+    return call
+
+
 class Engine:
     """What every engine shares."""
 
@@ -115,6 +147,31 @@ class Engine:
     #: than memory, which tells ``("plan", 0, 1)`` as it starts planning them). It may be
     #: called from the engine's worker threads, one call at a time.
     progress: Callable[[str, int, int], None] | None = None
+    #: the Parquet lake the engine reads (None: the ledger's tables)
+    lake: Path | None = None
+
+    def _lake_error(self, exc: Exception, fallback: bool = False) -> ConfigError | None:
+        """``exc``, a failure to read a file of the lake, as an error naming the file, row
+        and column that the file's check finds (a value that does not read as its column's
+        type, a file that is not Parquet: :func:`invreconcile.lakecheck.explain_read_error`),
+        and pointing at ``invreconcile check-lake``; when the check finds nothing, None, or
+        with ``fallback`` an error naming the file and the engine's message. None for a
+        failure that names no file of the lake."""
+        if self.lake is None:
+            return None
+        from ..lakecheck import explain_read_error
+        found = explain_read_error(str(exc))
+        if found is None or (found[1] is None and not fallback):
+            return None
+        path, problem = found
+        check = f"'invreconcile check-lake {self.lake}' lists every problem of the lake."
+        check_zh = f"'invreconcile check-lake {self.lake}' 列出数据湖的全部问题。"
+        if problem is not None:
+            return ConfigError(f"{problem.text('en', level=False)} {check}",
+                               zh=f"{problem.text('zh', level=False)}{check_zh}")
+        first = str(exc).splitlines()[0]
+        return ConfigError(f"{path}: the file does not read as its table of the lake ({first}). {check}",
+                           zh=f"{path}：该文件不能按数据湖的表读取（{first}）。{check_zh}")
 
     def _tell(self, stage: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -152,7 +209,7 @@ class Engine:
                 for piece in self.query_pieces(sql, params):
                     yield i, piece
             except Exception as exc:  # reported per rule by the audit
-                yield i, exc
+                yield i, self._lake_error(exc) or exc
             step()
 
     def query_pieces(self, sql: str, params: dict | None = None) -> Iterator[tuple[list[str], list[tuple]]]:
@@ -170,6 +227,7 @@ class Engine:
             else:
                 self.create_table_as(name, select_sql)
 
+    @reading_the_lake
     def build_and_query(self, tables: Sequence[tuple[str, str]], indexes: Sequence[tuple[str, Sequence[str]]],
                         jobs: Sequence[tuple[str, dict]], keep: Sequence[str] = (),
                         whole: Sequence[int] = ()) -> Iterator[tuple[int, object]]:

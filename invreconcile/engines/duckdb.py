@@ -39,7 +39,7 @@ from typing import Iterable, Iterator, Sequence
 
 from ..errors import ConfigError
 from ..lake import read_parquet_sql as _read_parquet
-from . import Engine, TranslatingEngine, cursor_pieces, handed_over, inline_params, tables_read
+from . import Engine, TranslatingEngine, cursor_pieces, handed_over, inline_params, reading_the_lake, tables_read
 
 try:  # the bureau extra: pip install 'invreconcile[bureau]'
     import duckdb
@@ -544,59 +544,6 @@ def _refuse_files_outside_store_directories(index: dict, lake: Path | None) -> N
                f"<表>/store=<门店>/month=<YYYY-MM>/ 目录；'invreconcile check-lake {lake}' 列出数据湖的全部问题。")
 
 
-def _lake_error(exc: Exception, lake: Path | None) -> ConfigError | None:
-    """DuckDB's failure to read a lake file (a value that is not its column's type, a file
-    that is not Parquet) as an error naming its file, row and column
-    (:func:`invreconcile.lakecheck.explain_read_error`); None for another error."""
-    if lake is None or not isinstance(exc, (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.IOException)):
-        return None
-    from ..lakecheck import explain_read_error
-    found = explain_read_error(str(exc))
-    if found is None:
-        return None
-    path, problem = found
-    check = f"'invreconcile check-lake {lake}' lists every problem of the lake."
-    check_zh = f"'invreconcile check-lake {lake}' 列出数据湖的全部问题。"
-    if problem is not None:
-        return ConfigError(f"{problem.text('en', level=False)} {check}", zh=f"{problem.text('zh', level=False)}{check_zh}")
-    first = str(exc).splitlines()[0]
-    return ConfigError(f"{path}: the file does not read as its table of the lake ({first}). {check}",
-                       zh=f"{path}：该文件不能按数据湖的表读取（{first}）。{check_zh}")
-
-
-def _reading_the_lake(method):
-    """Errors reading the lake's files, raised or given as a rule's answer, as
-    :func:`_lake_error` tells them."""
-    def explained(self, exc):
-        return _lake_error(exc, self.lake)
-
-    if inspect.isgeneratorfunction(method):
-        @functools.wraps(method)
-        def pieces(self, *args, **kwargs):
-            try:
-                for piece in method(self, *args, **kwargs):
-                    if isinstance(piece, tuple) and len(piece) == 2 and isinstance(piece[1], Exception):
-                        piece = (piece[0], explained(self, piece[1]) or piece[1])
-                    yield piece
-            except duckdb.Error as exc:
-                err = explained(self, exc)
-                if err is None:
-                    raise
-                raise err from None
-        return pieces
-
-    @functools.wraps(method)
-    def call(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except duckdb.Error as exc:
-            err = explained(self, exc)
-            if err is None:
-                raise
-            raise err from None
-    return call
-
-
 class DuckDBEngine(TranslatingEngine):
     """Rules on DuckDB over a Parquet lake (``lake``), findings stored in ``ledger`` (a
     SQLite ledger, may be None). ``database`` is DuckDB's database file; by default the
@@ -650,6 +597,13 @@ class DuckDBEngine(TranslatingEngine):
         self.conn = conn
         if self.lake is not None:
             self.attach_lake(self.lake)
+
+    def _lake_error(self, exc: Exception, fallback: bool = False):
+        """As :meth:`Engine._lake_error`; DuckDB's failures to read a file (conversion,
+        invalid input, I/O) name the file even when its check alone finds nothing (a type
+        another file of the table disagrees with)."""
+        return super()._lake_error(exc, isinstance(exc, (duckdb.ConversionException, duckdb.InvalidInputException,
+                                                         duckdb.IOException)))
 
     def _connect(self, database: str | None):
         memory_limit, threads = self._options
@@ -753,7 +707,7 @@ class DuckDBEngine(TranslatingEngine):
             self._lake_types = self._lake_types | {name}
         return name
 
-    @_reading_the_lake
+    @reading_the_lake
     def load(self, texts: Iterable[str]) -> None:
         """Load the lake tables that ``texts`` (SQL about to run) read into DuckDB, with the
         columns they name and those evidence needs; the others stay views over Parquet.
@@ -859,7 +813,7 @@ class DuckDBEngine(TranslatingEngine):
             for table in tables:
                 self.conn.execute(f"ALTER TABLE {table} ALTER {column} TYPE {name}")
 
-    @_reading_the_lake
+    @reading_the_lake
     def build_and_query(self, tables, indexes, jobs, keep=(), whole=()) -> Iterator[tuple[int, object]]:
         """As :meth:`Engine.build_and_query`; for a lake larger than memory, in store groups
         (:func:`plan_batches`): the rules in ``whole`` (positions in ``jobs``: rules that
@@ -1046,14 +1000,14 @@ class DuckDBEngine(TranslatingEngine):
                        for table in ("settlements", "sales") for part, _, _ in self._files.get(table, [])
                        if part.startswith("store=")})
 
-    @_reading_the_lake
+    @reading_the_lake
     def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         text = self.sql(inline_params(sql, params or {}))
         self._attach_named(text)
         cur = self.conn.execute(text)
         return [d[0] for d in cur.description], cur.fetchall()
 
-    @_reading_the_lake
+    @reading_the_lake
     def query_pieces(self, sql: str, params: dict | None = None) -> Iterator[tuple[list[str], list[tuple]]]:
         """The answer a piece at a time (:func:`~invreconcile.engines.cursor_pieces`), from a
         cursor of its own (the connection stays free for other queries, such as the sources
@@ -1063,7 +1017,7 @@ class DuckDBEngine(TranslatingEngine):
         with self.conn.cursor() as cur:
             yield from cursor_pieces(cur.execute(text))
 
-    @_reading_the_lake
+    @reading_the_lake
     def source_rows(self, table: str, ids: Sequence[int]) -> list[tuple]:
         known = self._sources.get(table, {})   # looked up while their batch was loaded
         rows = [(i, *known[i]) for i in ids if i in known]

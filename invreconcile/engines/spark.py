@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import ConfigError
-from . import TranslatingEngine, inline_params
+from . import TranslatingEngine, inline_params, reading_the_lake
 
 try:  # pip install 'invreconcile[spark]'
     import sqlglot
@@ -266,6 +266,7 @@ class SparkEngine(TranslatingEngine):
             self._register(table, self.spark.createDataFrame(rows, schema) if rows else self._empty(columns))
 
     # ------------------------------------------------------------------ engine interface
+    @reading_the_lake
     def query(self, sql: str, params: dict | None = None) -> tuple[list[str], list[tuple]]:
         df = self.spark.sql(self.sql(inline_params(sql, params or {})))
         rows = df.collect()
