@@ -23,8 +23,21 @@ from parity import sample_lake  # noqa: E402
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
+    """The sample lake, with a purchase batch withdrawn by a 3507 deletion (its rows kept
+    with deleted = 1, their code events gone)."""
+    from invreconcile.importer import import_paths
+    from invreconcile.lake import export_lake
     root = tmp_path_factory.mktemp("lakecheck")
     db = sample_lake(root)
+    store, bchno = db.conn.execute("SELECT store, bchno FROM purchases WHERE codes <> '' AND bchno <> '' "
+                                   "ORDER BY id LIMIT 1").fetchone()
+    (root / "later").mkdir()
+    (root / "later" / f"{store}_deletion.jsonl").write_text(json.dumps(
+        {"infno": "3507", "fixmedins_code": store, "input": {"data": {"fixmedins_bchno": bchno, "inv_data_type": "3"}}})
+        + "\n", encoding="utf-8")
+    import_paths(db, [root / "later"])
+    assert db.conn.execute("SELECT COUNT(*) FROM purchases WHERE deleted = 1 AND codes <> ''").fetchone()[0] > 0
+    export_lake(db, root / "lake")
     return root / "lake", db
 
 
