@@ -120,10 +120,7 @@ def reading_the_lake(method):
                         piece = (piece[0], self._lake_error(piece[1]) or piece[1])
                     yield piece
             except Exception as exc:
-                err = self._lake_error(exc)
-                if err is None:
-                    raise
-                raise err from None
+                _raise_explained(self, exc)
         return pieces
 
     @functools.wraps(method)
@@ -131,11 +128,15 @@ def reading_the_lake(method):
         try:
             return method(self, *args, **kwargs)
         except Exception as exc:
-            err = self._lake_error(exc)
-            if err is None:
-                raise
-            raise err from None
+            _raise_explained(self, exc)
     return call
+
+
+def _raise_explained(engine, exc: Exception):
+    err = engine._lake_error(exc)
+    if err is None:
+        raise exc
+    raise err from None
 
 
 class Engine:
