@@ -51,8 +51,6 @@ REQUIRED = {"purchases": ("item_id",), "sales": ("item_id",), "settlement_lines"
             "stock_counts": ("item_id",), "stock_changes": ("item_id", "chg_type")}
 #: tables whose rows name their trace codes in ``codes``; each such row has code events
 WITH_CODES = ("purchases", "sales", "settlement_lines", "stock_counts", "stock_changes")
-#: how many examples of one problem are named (the rest are counted)
-EXAMPLES = 1
 
 # what each check is about and what to do: (zh, en) each
 CHECKS = {
@@ -405,7 +403,8 @@ def _content(con, table: str, files: list[str], types: dict[str, str], lacking: 
     for i, (level, check, column, _, _, _) in enumerate(checks):
         n, first = got[1 + 2 * i], got[2 + 2 * i]
         if n:
-            found = first[2] if check in ("missing_value", "store_directory", "month_directory") else f"'{first[2]}'"
+            found = ("NULL" if check == "missing_value" else first[2] if check in ("store_directory", "month_directory")
+                     else f"'{first[2]}'")
             out.append(Problem(level, check, table, first[0], first[1], column, found,
                                first[3] if check != "missing_value" else "", n))
     if "id" in types:   # the second row of a repeated id named, the first in what was found
