@@ -22,8 +22,8 @@ Three passes, cheapest first:
 * content, one DuckDB scan of each table and a few joins: values that do not read as
   their column's type, rows outside their store's (or month's) directory, required values
   missing, ids missing or repeated, derived time columns that disagree with ``ts``, rows
-  with trace codes but no code events, code events of rows that are not there, code
-  relations without their ancestry.
+  with trace codes but no code events, code events of rows that are not there, catalog
+  prefixes without their product keys, code relations without their ancestry.
 
 An error means the audit would fail or be wrong; a warning, that the lake reads but
 something is likely not what its producer meant.
@@ -106,6 +106,12 @@ CHECKS = {
     "event_source_missing": (("追溯码事件指向不存在的行：证据无法引用",
                               "code event of a row the lake does not hold: its evidence cannot be shown"),
                              ("写出该行，或删去这些事件。", "Write that row, or drop those events.")),
+    "no_product_keys": (("目录的追溯码前缀没有派生的 item_products：该品种的追溯码会被当作别的药品",
+                         "catalog trace-code prefix without its item_products row: the item's codes look like "
+                         "another product's"),
+                        ("由 items 重新生成 item_products（每个 trace_prefix 与 drug_prod_barc 一行，见 docs/lake.md）。",
+                         "Derive item_products from items again (a row per trace_prefix and drug_prod_barc, "
+                         "docs/lake.md).")),
     "no_ancestry": (("追溯码关联没有派生的 code_ancestors：按箱码入库的盒码会被当作未入库",
                      "code relation without its code_ancestors row: boxes received through their case code look "
                      "never received"),
@@ -425,7 +431,7 @@ def _content(con, table: str, files: list[str], types: dict[str, str], lacking: 
 def _links(con, types: dict[str, dict[str, str]], out: list[Problem]) -> None:
     """Derived tables against their inputs (the views ``t_<table>`` of :func:`_content`):
     the code events of each row with trace codes, the rows of the code events, the
-    ancestry of the code relations."""
+    catalog's product keys, the ancestry of the code relations."""
     ev = types.get("code_events", {})
     if "src_table" in ev and "src_id" in ev:
         con.execute("CREATE OR REPLACE TEMP TABLE ev AS SELECT DISTINCT src_table, src_id FROM t_code_events "
@@ -455,6 +461,18 @@ def _links(con, types: dict[str, dict[str, str]], out: list[Problem]) -> None:
         if n:
             out.append(Problem("warning", "event_source_missing", "code_events", first[0], first[1], "src_id",
                                first[2], "", n))
+    items, products = types.get("items", {}), types.get("item_products", {})
+    if {"trace_prefix", "item_id"} <= set(items):
+        have = ("SELECT 1 FROM t_item_products p WHERE p.product_key = x.k AND p.item_id = x.item_id AND "
+                "COALESCE(p.store, '') = COALESCE(x.store, '')" if {"product_key", "item_id"} <= set(products)
+                else "SELECT 1 WHERE false")
+        n, first = con.execute(
+            "SELECT COUNT(*), MIN((filename, r, k)) FROM (SELECT filename, r, store, item_id, "
+            "UNNEST(string_split(trace_prefix, ',')) AS k FROM t_items WHERE trace_prefix <> '') x "
+            f"WHERE k <> '' AND NOT EXISTS ({have})").fetchone()
+        if n:
+            out.append(Problem("error", "no_product_keys", "items", first[0], first[1], "trace_prefix",
+                               f"'{first[2]}'", "", n))
     rel = types.get("code_relations", {})
     if "code" in rel:
         anc = types.get("code_ancestors", {})

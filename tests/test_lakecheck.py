@@ -63,6 +63,10 @@ def _row(path: Path, where: str) -> tuple[int, dict]:
     return values[0], dict(zip([d[0] for d in cur.description], values))
 
 
+def _has(path: Path, where: str) -> bool:
+    return duckdb.connect().execute(f"SELECT COUNT(*) FROM read_parquet('{path}') WHERE {where}").fetchone()[0] > 0
+
+
 @pytest.fixture(scope="module")
 def planted(clean, tmp_path_factory):
     """The sample lake with one of each problem planted; returns (lake, the problems as
@@ -110,6 +114,13 @@ def planted(clean, tmp_path_factory):
     for f in (lake / "code_ancestors").rglob("*.parquet"):
         _rewrite(f, f"SELECT * FROM {{f}} WHERE NOT (code = '{relation['code']}' AND depth = 0)")
     want.add(("error", "no_ancestry", "code_relations", rel(rel_file), r, "code"))
+    # a catalog prefix whose product key is missing
+    items = sorted((lake / "items").rglob("*.parquet"))
+    f, (r, item) = next((f, _row(f, "trace_prefix <> ''")) for f in items if _has(f, "trace_prefix <> ''"))
+    key = item["trace_prefix"].split(",")[0]
+    for g in (lake / "item_products").rglob("*.parquet"):
+        _rewrite(g, f"SELECT * FROM {{f}} WHERE product_key <> '{key}'")
+    want.add(("error", "no_product_keys", "items", rel(f), r, "trace_prefix"))
     # a flag other than 0 or 1
     c = _first_file(lake, "stock_changes")
     _rewrite(c, "SELECT * REPLACE (CASE WHEN file_row_number = 0 THEN 2 ELSE deleted END AS deleted) FROM "
