@@ -552,6 +552,9 @@ def _html_writer(name: str):
     return fn
 
 
+lake_option = click.option("--lake", "lake_dir", type=click.Path(file_okay=False),
+                           help="The lake an audit on --engine duckdb|spark read: its records (settlements, evidence "
+                                "rows, persons) are read from there, the findings from --db.")
 privacy_options = [
     click.option("--reveal", is_flag=True, help="Show personal data unmasked (authorised users only; the report says so)."),
     click.option("--pseudonymise", metavar="KEY", help="Replace persons by a keyed hash (HMAC-SHA256) for sharing."),
@@ -578,8 +581,9 @@ def _apply(options):
                                                "page per store (for more stores than one page can show).")
 @_apply(period_options)
 @_apply(privacy_options)
+@lake_option
 @db_option
-def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise, db_path):
+def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise, lake_dir, db_path):
     """Write the audit report: workbook, HTML, JSON or CSV. 生成稽核报告。"""
     from .reports.model import build_report
 
@@ -589,7 +593,9 @@ def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise
     privacy = _privacy(reveal, pseudonymise)
     writer = _html_writer("write_html_by_store" if by_store else "write_html") if fmt == "html" else None
     db = open_ledger(db_path, create=False)
-    report = build_report(db, stores=list(stores) or None, since=since, until=until, lang=_lang(), privacy=privacy)
+    records = _records(lake_dir, db)
+    report = build_report(db, stores=list(stores) or None, since=since, until=until, lang=_lang(), privacy=privacy,
+                          records=records)
     if fmt == "xlsx":
         from .reports.xlsx import write_xlsx
         paths = [write_xlsx(report, output)]
@@ -604,7 +610,8 @@ def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise
 
         def store_reports():
             for s in sorted(set(report.generated_for) | set(ranked)):
-                r = build_report(db, stores=[s], since=since, until=until, lang=_lang(), privacy=privacy)
+                r = build_report(db, stores=[s], since=since, until=until, lang=_lang(), privacy=privacy,
+                                 records=records)
                 r.ranking = [ranked[s]] if s in ranked else []
                 yield s, r
         paths = writer(report, store_reports(), output)
@@ -647,25 +654,43 @@ def selfcheck_cmd(store, output, since, until, reveal, pseudonymise, db_path):
                  f"{t['stock_items']} items to correct; {t['process_gaps']} process gaps; {t['rejects']} rejected rows"))
 
 
-def _ranking(db_path, stores, since, until):
+def _records(lake_dir, db):
+    """The lake's records for the reports of an audit on it (None: the ledger's, with a
+    warning when it holds findings but no records, as after an audit on a lake)."""
+    if not lake_dir:
+        conn = db.conn
+        if (conn.execute("SELECT 1 FROM findings LIMIT 1").fetchone()
+                and not conn.execute("SELECT 1 FROM settlements UNION ALL SELECT 1 FROM sales LIMIT 1").fetchone()):
+            click.echo(T("注意：台账中有疑点但没有记录（在数据湖上稽核？）：结算、金额与证据需要 --lake 目录",
+                         "note: the ledger holds findings but no records (audited on a lake?): settlements, money "
+                         "and evidence need --lake DIR"), err=True)
+        return None
+    from .lakerecords import LakeRecords
+    return LakeRecords(lake_dir)
+
+
+def _ranking(db_path, stores, since, until, lake_dir=None):
+    """(where the records are, the ranking)."""
     from .findings import load
     from .reports.ranking import rank_stores
 
     _check_days(since, until)
     db = open_ledger(db_path, create=False)
+    records = _records(lake_dir, db) or db
     found = [f for f in load(db, stores=list(stores) or None)
              if not (since and f.day_last and f.day_last < since) and not (until and f.day_first and f.day_first > until)]
-    return db, rank_stores(db, found, stores=list(stores) or None, since=since, until=until, lang=_lang())
+    return records, rank_stores(records, found, stores=list(stores) or None, since=since, until=until, lang=_lang())
 
 
 @main.command("rank")
 @click.option("--store", "stores", multiple=True, help="Only these stores (repeatable).")
 @_apply(period_options)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@lake_option
 @db_option
-def rank_cmd(stores, since, until, as_json, db_path):
+def rank_cmd(stores, since, until, as_json, lake_dir, db_path):
     """Rank stores by risk, with the reasons for each score. 门店风险排名。"""
-    _, ranking = _ranking(db_path, stores, since, until)
+    _, ranking = _ranking(db_path, stores, since, until, lake_dir)
     if as_json:
         click.echo(json.dumps(ranking, ensure_ascii=False, indent=1))
         return
@@ -683,14 +708,15 @@ def rank_cmd(stores, since, until, as_json, db_path):
 @click.option("--store", "population", multiple=True, help="Population: only these stores (default: every store).")
 @_apply(period_options)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the draw record as JSON here.")
+@lake_option
 @db_option
-def sample_cmd(n, seed, weighted, k, population, since, until, output, db_path):
+def sample_cmd(n, seed, weighted, k, population, since, until, output, lake_dir, db_path):
     """Random selection of stores to inspect (双随机), reproducible from a published seed. 双随机抽取。"""
     from .reports.ranking import sample_stores
 
     if n < 1:
         raise click.BadParameter(T(f"应至少为 1，实际为 {n}", f"expected at least 1, found {n}"), param_hint="--stores")
-    db, ranking = _ranking(db_path, population, since, until)
+    db, ranking = _ranking(db_path, population, since, until, lake_dir)
     record = sample_stores(ranking, n, seed, weighted=weighted, settlements_per_store=k, db=db, since=since, until=until)
     payload = json.dumps(record, ensure_ascii=False, indent=1)
     if output:

@@ -59,27 +59,32 @@ class Report(Document):
 
 
 def _table_exists(conn, name: str) -> bool:
+    """Whether the ledger (or a lake's records) has the table or view ``name``."""
+    if hasattr(conn, "tables"):   # a lake's records: its tables, none of the audit's views
+        return name in conn.tables
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')", (name,)).fetchone() is not None
 
 
 def mask_finding(d: dict, privacy: Privacy, persons: dict) -> dict:
     """A finding dict with its persons and the person values in its texts replaced."""
     d = dict(d)
-    local = dict(persons)
-    for p in d.get("psn_nos") or []:
-        local.setdefault(p, "psn")
+    own = {p: "psn" for p in d.get("psn_nos") or []}
     d["psn_nos"] = [privacy.psn(p) for p in d.get("psn_nos") or []]
     for k in ("message", "message_zh", "message_en"):
-        d[k] = privacy.scrub(d.get(k), local)
+        d[k] = privacy.scrub(d.get(k), persons, own)
     return d
 
 
 def build_report(db, *, stores=None, since: str | None = None, until: str | None = None, lang: str = "zh",
-                 privacy: Privacy = Privacy()) -> Report:
-    """Build the report of ``stores`` (all when None) over [since, until] (days, inclusive)."""
-    conn = db.conn
+                 privacy: Privacy = Privacy(), records=None) -> Report:
+    """Build the report of ``stores`` (all when None) over [since, until] (days, inclusive)
+    from the findings in the ledger ``db`` and the records in ``records``: the same ledger
+    by default, the lake an audit on DuckDB or Spark read
+    (:class:`~invreconcile.lakerecords.LakeRecords`) for the findings of such an audit."""
+    data = records if records is not None else db
+    conn = data.conn
     stores = sorted(stores) if stores else None
-    persons = ledger_persons(db) if privacy.mode != "revealed" else {}
+    persons = ledger_persons(data) if privacy.mode != "revealed" else {}
     found = [f for f in load_findings(db, stores=stores) if f.within(since, until)]
 
     # stores and period covered
@@ -98,7 +103,7 @@ def build_report(db, *, stores=None, since: str | None = None, until: str | None
             last = hi
     period = {"first": since or first, "last": until or last}
 
-    st = ledger_status(db)
+    st = ledger_status(data)
     months = (since[:7] if since else None, until[:7] if until else None)
     loaded = [r for r in st["per_store_month"]
               if (not stores or r["store"] in stores)
@@ -117,12 +122,13 @@ def build_report(db, *, stores=None, since: str | None = None, until: str | None
     by_cat: dict[str, dict[str, int]] = {}
     for f in found:
         by_cat.setdefault(f.category, {k: 0 for k in SEVERITIES})[f.severity] += 1
-    money_store = money_at_risk(db, accusations)
+    insurance: dict = {}   # each settlement's insurance money, asked once for all categories
+    money_store = money_at_risk(data, accusations, insurance)
     money_cat: dict[str, int] = {}
     money_store_cat = []
     for cat in sorted({f.category for f in accusations}):
         fs = [f for f in accusations if f.category == cat]
-        per_store = money_at_risk(db, fs)
+        per_store = money_at_risk(data, fs, insurance)
         money_cat[cat] = sum(per_store.values())
         counts = Counter(f.store for f in fs)   # counted once, not once per store
         for store, fen in sorted(per_store.items()):
@@ -146,15 +152,15 @@ def build_report(db, *, stores=None, since: str | None = None, until: str | None
         "stores": len(covered),
     }
 
-    evidence = _evidence(db, found, privacy, persons)
+    evidence = _evidence(data, found, privacy, persons)
     data_quality = [d for d in findings if d["rule"].startswith("dq_")]
-    rejects = _rejects(db, stores, lang, privacy, persons)
-    ranking = rank_stores(db, found, stores=stores, since=since, until=until, lang=lang)
+    rejects = _rejects(data, stores, lang, privacy, persons)
+    ranking = rank_stores(data, found, stores=stores, since=since, until=until, lang=lang, insurance=insurance)
     charts = {
-        "hourly": _hourly(db, stores, since, until),
+        "hourly": _hourly(data, stores, since, until),
         "money_by_store_category": money_store_cat,
-        "stock_gaps": _stock_gaps(db, stores, since, until),
-        "code_timelines": _code_timelines(db, found, privacy),
+        "stock_gaps": _stock_gaps(data, stores, since, until),
+        "code_timelines": _code_timelines(data, found, privacy),
     }
     return Report(generated_for=sorted(covered), period=period, lang=lang, privacy_mode=privacy.mode,
                   privacy_note=privacy.note(lang), loaded=loaded, totals=st["totals"], summary=summary,
@@ -173,12 +179,8 @@ def _evidence(db, found, privacy: Privacy, persons: dict) -> list[dict]:
         if not table.isidentifier() or not _table_exists(conn, table):
             continue
         cols = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-        ids = sorted(ids)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            cur = conn.execute(f"SELECT * FROM {table} WHERE id IN ({placeholders(chunk)})", chunk)
-            names = [d[0] for d in cur.description]
-            for values in cur.fetchall():
+        for names, got in _rows_by_id(db, table, sorted(ids)):
+            for values in got:
                 r = dict(zip(names, values))
                 out = {c: r.get(c) for c in EVIDENCE_COLUMNS if c in cols}
                 if table == "settlements":
@@ -201,6 +203,18 @@ def _evidence(db, found, privacy: Privacy, persons: dict) -> list[dict]:
             e["certno"] = privacy.id(e["certno"])
             evidence.append(e)
     return evidence
+
+
+def _rows_by_id(db, table: str, ids: list[int]):
+    """``(columns, rows)`` of ``table``'s rows with these ids: 500 a query from a ledger,
+    all in one from a lake's records (a query there is a scan of the table's files)."""
+    if hasattr(db, "rows_by_id"):
+        yield db.rows_by_id(table, ids)
+        return
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        cur = db.conn.execute(f"SELECT * FROM {table} WHERE id IN ({placeholders(chunk)})", chunk)
+        yield [d[0] for d in cur.description], cur.fetchall()
 
 
 def _rejects(db, stores, lang: str, privacy: Privacy, persons: dict) -> list[dict]:
@@ -248,12 +262,12 @@ def _stock_gaps(db, stores, since, until) -> list[dict]:
 
 def _code_timelines(db, found, privacy: Privacy) -> list[dict]:
     codes = sorted({c for f in found if f.rule == "code_resold" for c in f.codes})
-    out = []
-    for code in codes:
-        events = [{"ts": ts, "store": store, "event": event, "setl_id": setl_id, "psn_no": privacy.psn(psn),
-                   "item_id": item, "qty": qty}
-                  for ts, store, event, setl_id, psn, item, qty in db.conn.execute(
-                      "SELECT ts, store, event, setl_id, psn_no, item_id, qty FROM code_events WHERE code = ? "
-                      "ORDER BY epoch IS NULL, epoch, id", (code,))]
-        out.append({"code": code, "events": events})
-    return out
+    events: dict[str, list] = {c: [] for c in codes}
+    for i in range(0, len(codes), 500):   # 500 codes a query (one a query: a scan of a lake's events each)
+        chunk = codes[i:i + 500]
+        for code, ts, store, event, setl_id, psn, item, qty in db.conn.execute(
+                "SELECT code, ts, store, event, setl_id, psn_no, item_id, qty FROM code_events "
+                f"WHERE code IN ({placeholders(chunk)}) ORDER BY code, epoch IS NULL, epoch, id", chunk):
+            events[code].append({"ts": ts, "store": store, "event": event, "setl_id": setl_id,
+                                 "psn_no": privacy.psn(psn), "item_id": item, "qty": qty})
+    return [{"code": code, "events": events[code]} for code in codes]

@@ -59,8 +59,11 @@ def settlement_stats(db, stores=None, since=None, until=None) -> dict[str, dict]
             for s, n, m in db.conn.execute(sql + " GROUP BY store ORDER BY store", args)}
 
 
-def money_at_risk(db, findings) -> dict[str, int]:
-    """store -> money at risk in fen, each settlement counted once (see module doc)."""
+def money_at_risk(db, findings, insurance: dict | None = None) -> dict[str, int]:
+    """store -> money at risk in fen, each settlement counted once (see module doc).
+    ``insurance``: (store, setl_id) -> fen of the settlements looked up before, filled
+    here, so that the calls for parts of the same findings (the report's categories) do
+    not ask again."""
     setl_by_store: dict[str, set] = {}
     other: dict[str, int] = {}
     for f in findings:
@@ -73,16 +76,16 @@ def money_at_risk(db, findings) -> dict[str, int]:
         else:
             other[store] = other.get(store, 0) + _amount_fen(f)
     out = dict(other)
+    known = insurance if insurance is not None else {}
     for store, ids in setl_by_store.items():
-        ids = sorted(ids)
-        total = 0
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            (m,) = db.conn.execute(
-                "SELECT COALESCE(SUM(insurance_fen), 0) FROM settlements WHERE deleted = 0 AND is_reversal = 0 "
-                f"AND store = ? AND setl_id IN ({placeholders(chunk)})", [store, *chunk]).fetchone()
-            total += int(m)
-        out[store] = out.get(store, 0) + total
+        ask = sorted(i for i in ids if (store, i) not in known)
+        for i in range(0, len(ask), 500):
+            chunk = ask[i:i + 500]
+            known.update({(store, c): 0 for c in chunk})
+            known.update({(store, c): int(m) for c, m in db.conn.execute(
+                "SELECT setl_id, COALESCE(SUM(insurance_fen), 0) FROM settlements WHERE deleted = 0 AND is_reversal = 0 "
+                f"AND store = ? AND setl_id IN ({placeholders(chunk)}) GROUP BY setl_id", [store, *chunk])})
+        out[store] = out.get(store, 0) + sum(known[(store, i)] for i in ids)
     for store in {(_get(f, "store") or "") for f in findings}:
         out.setdefault(store, 0)
     return out
@@ -112,17 +115,19 @@ def _yuan(fen: int) -> str:
     return f"{fen / 100:,.2f}"
 
 
-def rank_stores(db, findings, *, stores=None, since=None, until=None, lang: str = "zh") -> list[dict]:
+def rank_stores(db, findings, *, stores=None, since=None, until=None, lang: str = "zh",
+                insurance: dict | None = None) -> list[dict]:
     """Rank stores by risk. ``findings`` are Finding objects or finding dicts.
 
     Every store with settlements in the period or with findings is ranked. Each row:
     rank, store, score, parts (points per part), money_at_risk_fen, insurance_fen,
     money_rate, settlements, findings, by_severity, severity_points, per_1000, peer_z,
     reasons (sentences in ``lang``). Sorted by score (highest first), then store.
+    ``insurance``: as :func:`money_at_risk` takes it.
     """
     findings = [f for f in findings if not stores or _get(f, "store") in stores]
     stats = settlement_stats(db, stores, since, until)
-    money = money_at_risk(db, findings)
+    money = money_at_risk(db, findings, insurance)
     names = sorted(set(stats) | {s for s in money if s})
     by_store: dict[str, list] = {}   # each store's findings, data quality aside (grouped once:
     for f in findings:               # a pass over all findings per store took 190 s at 10M lines)

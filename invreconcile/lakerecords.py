@@ -1,0 +1,103 @@
+"""The records of a Parquet lake, read the way the reports read a ledger's.
+
+An audit on DuckDB or Spark (``audit --engine duckdb --lake DIR --db LEDGER``) keeps its
+findings in the SQLite ledger and its records in the lake. The reports and the risk
+ranking need those records: settlements for the money at risk and the findings per 1,000
+settlements, the rows each finding cites, the persons to mask, the code timelines. Read
+from a ledger that holds findings only, a bureau's ranking had no settlements (35 of its
+100 points lost for every store) and its evidence no row values. :class:`LakeRecords`
+answers the SQL the report model sends a ledger (SQLite's, ``?`` parameters) with DuckDB
+over the lake's files: ``report --lake DIR``, ``rank --lake DIR``::
+
+    from invreconcile.lakerecords import LakeRecords
+    report = build_report(ledger, records=LakeRecords("DIR"))
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from .errors import ConfigError
+from .lake import TABLES, read_parquet_sql, table_schema
+
+#: tables held in DuckDB's memory once read, with the columns the report model reads of
+#: them (reports/model.py, ranking.py, privacy.py; tests/test_lakerecords.py compares the
+#: whole report with the ledger's): the ranking asks for each store's settlements, which
+#: from the files took minutes at 10M lines. The others are read from their files.
+LOADED = {"settlements": ("id", "store", "setl_id", "is_reversal", "psn_no", "psn_name", "certno", "medfee_fen",
+                          "insurance_fen", "ts", "day", "month", "hour", "dow", "deleted")}
+
+
+class _Rows:
+    """An answer as sqlite3's cursor gives it: iterate, fetchone, fetchall, description."""
+
+    def __init__(self, cur):
+        self.description = cur.description
+        self._rows = cur.fetchall()
+
+    def __iter__(self):
+        return iter(self._rows)
+
+    def fetchone(self):
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self):
+        return list(self._rows)
+
+
+class LakeRecords:
+    """The lake ``lake``'s tables for the report model: ``records.conn.execute(sql,
+    params)`` as on a ledger. A table is attached when a query first names it (binding
+    reads its files' footers); a table the lake lacks is empty."""
+
+    def __init__(self, lake: str | Path, memory_limit: str | None = None):
+        try:
+            import duckdb
+        except ImportError as exc:  # pragma: no cover - the bureau extra
+            raise ConfigError(f"reading a lake needs duckdb ({exc}). Install: pip install 'invreconcile[bureau]'")
+        from .engines.duckdb import lake_files, lake_index
+        self.lake = Path(lake)
+        if not self.lake.is_dir():
+            raise ConfigError(f"{self.lake}: no lake here; give the folder the audit read with --lake.",
+                              zh=f"{self.lake}：这里没有数据湖；请给出稽核时 --lake 所用的目录。")
+        self._tmp = tempfile.TemporaryDirectory(prefix="invreconcile-lake-")
+        self._duck = duckdb.connect(config={"temp_directory": self._tmp.name,
+                                            **({"memory_limit": memory_limit} if memory_limit else {})})
+        self._duck.execute("SET parquet_metadata_cache = true")   # footers read once, not by every query
+        index = lake_index(self.lake)
+        self._files = {t: lake_files(index, t) for t in TABLES}
+        self._attached: set[str] = set()
+
+    #: the tables it answers for (a ledger has the audit's views besides)
+    tables = TABLES
+
+    @property
+    def conn(self) -> "LakeRecords":
+        return self
+
+    def execute(self, sql: str, params=()) -> _Rows:
+        for table in TABLES:
+            if table not in self._attached and re.search(rf"\b{table}\b", sql):
+                self._attach(table)
+        return _Rows(self._duck.execute(sql, list(params)))
+
+    def rows_by_id(self, table: str, ids: list[int]) -> tuple[list[str], list[tuple]]:
+        """``(columns, rows)`` of ``table``'s rows with one of ``ids``, in one query."""
+        cur = self.execute(f"SELECT * FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))", [list(ids)])
+        return [d[0] for d in cur.description], cur.fetchall()
+
+    def _attach(self, table: str) -> None:
+        types = {"INTEGER": "BIGINT", "REAL": "DOUBLE"}
+        schema = [(c, types.get(t, "VARCHAR")) for c, t in table_schema(table) if c in LOADED.get(table, (c,))]
+        if self._files[table]:
+            cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in schema)
+            select = f"SELECT {cols} FROM {read_parquet_sql(self._files[table])}"
+        else:
+            select = "SELECT " + ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in schema) + " WHERE false"
+        self._duck.execute(f"CREATE {'TABLE' if table in LOADED else 'VIEW'} {table} AS {select}")
+        self._attached.add(table)
+
+    def close(self) -> None:
+        self._duck.close()
+        self._tmp.cleanup()
