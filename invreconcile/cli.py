@@ -605,16 +605,10 @@ def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise
     elif fmt == "csv":
         from .reports.tables import write_csv
         paths = write_csv(report, output)
-    elif by_store:   # each store's page with its row of the whole ranking (its rank among all)
-        ranked = {r["store"]: r for r in report.ranking}
-
-        def store_reports():
-            for s in sorted(set(report.generated_for) | set(ranked)):
-                r = build_report(db, stores=[s], since=since, until=until, lang=_lang(), privacy=privacy,
-                                 records=records)
-                r.ranking = [ranked[s]] if s in ranked else []
-                yield s, r
-        paths = writer(report, store_reports(), output)
+    elif by_store:
+        from .reports.model import store_reports
+        pages = store_reports(db, report, since=since, until=until, lang=_lang(), privacy=privacy, records=records)
+        paths = writer(report, pages, output)
     else:
         paths = [writer(report, output)]
     for p in paths[:1] if by_store else paths:

@@ -48,10 +48,11 @@ class _Rows:
 
 class LakeRecords:
     """The lake ``lake``'s tables for the report model: ``records.conn.execute(sql,
-    params)`` as on a ledger. A table is attached when a query first names it (binding
-    reads its files' footers); a table the lake lacks is empty."""
+    params)`` as on a ledger; those of ``stores`` only when given (:meth:`for_stores`). A
+    table is attached when a query first names it (binding reads its files' footers); a
+    table the lake lacks is empty."""
 
-    def __init__(self, lake: str | Path, memory_limit: str | None = None):
+    def __init__(self, lake: str | Path, memory_limit: str | None = None, stores=None, index: dict | None = None):
         try:
             import duckdb
         except ImportError as exc:  # pragma: no cover - the bureau extra
@@ -65,9 +66,16 @@ class LakeRecords:
         self._duck = duckdb.connect(config={"temp_directory": self._tmp.name,
                                             **({"memory_limit": memory_limit} if memory_limit else {})})
         self._duck.execute("SET parquet_metadata_cache = true")   # footers read once, not by every query
-        index = lake_index(self.lake)
-        self._files = {t: lake_files(index, t) for t in TABLES}
+        self._index = index if index is not None else lake_index(self.lake)
+        self._files = {t: lake_files(self._index, t, stores) for t in TABLES}
+        self._memory_limit = memory_limit
         self._attached: set[str] = set()
+
+    def for_stores(self, stores) -> "LakeRecords":
+        """The records of ``stores`` only (their ``store=`` directories, the shared catalog,
+        the tables not kept by store): a report of one store of thousands reads its own
+        files, not every store's."""
+        return LakeRecords(self.lake, self._memory_limit, stores, self._index)
 
     #: the tables it answers for (a ledger has the audit's views besides)
     tables = TABLES

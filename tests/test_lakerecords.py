@@ -59,3 +59,22 @@ def test_rank_and_sample_with_the_lake(audited, tmp_path):
     assert draw.exit_code == 0, draw.output
     picks = json.loads((tmp_path / "draw.json").read_text(encoding="utf-8"))["picks"]
     assert all(len(p["settlements"]) == 3 for p in picks)
+
+
+def test_store_reports_from_the_lake_are_those_from_the_ledger(audited):
+    """A report split by store (report --format html --by-store --lake): each store's page
+    read from its own files of the lake, its evidence and code timelines (which may lie in
+    other stores) from the whole report."""
+    from invreconcile.reports.model import store_reports
+    full, findings_only, lake = audited
+    records = LakeRecords(lake)
+    want = list(store_reports(full, build_report(full)))
+    got = list(store_reports(findings_only, build_report(findings_only, records=records), records=records))
+    assert [s for s, _ in got] == [s for s, _ in want] and len(got) == 6
+    crossing = 0
+    for (store, a), (_, b) in zip(want, got):
+        a, b = a.as_dict(), b.as_dict()
+        a["charts"].pop("stock_gaps"), b["charts"].pop("stock_gaps")
+        assert b == a, store
+        crossing += sum(e["store"] != store for e in b["evidence"])
+    assert crossing   # rows of other stores cited (person_multi_store, code_resold), with their values

@@ -13,6 +13,7 @@ no writer can leak it. Everything is sorted, so the same ledger gives the same r
 from __future__ import annotations
 
 from collections import Counter
+from typing import Iterator
 from dataclasses import asdict, dataclass, field
 
 from ..findings import load as load_findings
@@ -166,6 +167,32 @@ def build_report(db, *, stores=None, since: str | None = None, until: str | None
                   privacy_note=privacy.note(lang), loaded=loaded, totals=st["totals"], summary=summary,
                   findings=findings, evidence=evidence, data_quality=data_quality, rejects=rejects,
                   ranking=ranking, charts=charts)
+
+
+def store_reports(db, report: Report, *, since: str | None = None, until: str | None = None, lang: str = "zh",
+                  privacy: Privacy = Privacy(), records=None) -> Iterator[tuple[str, Report]]:
+    """``(store, its report)`` for each store of ``report`` (a report split by store,
+    :func:`~invreconcile.reports.html.write_html_by_store`), one at a time: built from the
+    store's own records (a lake's: :meth:`~invreconcile.lakerecords.LakeRecords.for_stores`),
+    with its row of ``report``'s ranking (its rank among all stores) and ``report``'s
+    evidence rows and code timelines, which may lie in other stores."""
+    ranked = {r["store"]: r for r in report.ranking}
+    evidence: dict[str, list] = {}
+    for e in report.evidence:
+        evidence.setdefault(e["finding_id"], []).append(e)
+    timelines = {t["code"]: t for t in report.charts.get("code_timelines", [])}
+    for store in sorted(set(report.generated_for) | set(ranked)):
+        mine = records.for_stores([store]) if records is not None else None
+        try:
+            r = build_report(db, stores=[store], since=since, until=until, lang=lang, privacy=privacy, records=mine)
+        finally:
+            if mine is not None:
+                mine.close()
+        r.ranking = [ranked[store]] if store in ranked else []
+        r.evidence = [e for f in r.findings for e in evidence.get(f["id"], [])]
+        r.charts["code_timelines"] = [timelines[c] for c in sorted({c for f in r.findings if f["rule"] == "code_resold"
+                                                                    for c in f.get("codes") or []}) if c in timelines]
+        yield store, r
 
 
 def _evidence(db, found, privacy: Privacy, persons: dict) -> list[dict]:
