@@ -90,10 +90,11 @@ class LakeRecords:
                 self._attach(table)
         return _Rows(self._duck.execute(sql, list(params)))
 
-    def rows_by_id(self, table: str, ids: list[int]) -> tuple[list[str], list[tuple]]:
-        """``(columns, rows)`` of ``table``'s rows with one of ``ids``, in one query."""
-        cur = self.execute(f"SELECT * FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))", [list(ids)])
-        return [d[0] for d in cur.description], cur.fetchall()
+    def rows_by_id(self, table: str, ids: list[int], columns: list[str]) -> tuple[list[str], list[tuple]]:
+        """``(columns, rows)``: ``columns`` of ``table``'s rows with one of ``ids``, in one query."""
+        cur = self.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE id IN (SELECT UNNEST(?::BIGINT[]))",
+                           [list(ids)])
+        return columns, cur.fetchall()
 
     def _attach(self, table: str) -> None:
         types = {"INTEGER": "BIGINT", "REAL": "DOUBLE"}

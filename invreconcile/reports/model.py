@@ -206,7 +206,8 @@ def _evidence(db, found, privacy: Privacy, persons: dict) -> list[dict]:
         if not table.isidentifier() or not _table_exists(conn, table):
             continue
         cols = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-        for names, got in _rows_by_id(db, table, sorted(ids)):
+        read = [c for c in ("id", *EVIDENCE_COLUMNS, "medfee_fen") if c in cols]
+        for names, got in _rows_by_id(db, table, sorted(ids), read):
             for values in got:
                 r = dict(zip(names, values))
                 out = {c: r.get(c) for c in EVIDENCE_COLUMNS if c in cols}
@@ -232,16 +233,16 @@ def _evidence(db, found, privacy: Privacy, persons: dict) -> list[dict]:
     return evidence
 
 
-def _rows_by_id(db, table: str, ids: list[int]):
+def _rows_by_id(db, table: str, ids: list[int], columns: list[str]):
     """``(columns, rows)`` of ``table``'s rows with these ids: 500 a query from a ledger,
     all in one from a lake's records (a query there is a scan of the table's files)."""
     if hasattr(db, "rows_by_id"):
-        yield db.rows_by_id(table, ids)
+        yield db.rows_by_id(table, ids, columns)
         return
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
-        cur = db.conn.execute(f"SELECT * FROM {table} WHERE id IN ({placeholders(chunk)})", chunk)
-        yield [d[0] for d in cur.description], cur.fetchall()
+        cur = db.conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE id IN ({placeholders(chunk)})", chunk)
+        yield columns, cur.fetchall()
 
 
 def _rejects(db, stores, lang: str, privacy: Privacy, persons: dict) -> list[dict]:
