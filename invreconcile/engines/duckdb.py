@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ctypes.util
 import functools
-import inspect
 import itertools
 import os
 import re
