@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from . import codes as codes_mod
-from .engines import ENGINES
+from .engines import ENGINES, SQLiteEngine
 from .errors import InvReconcileError
 from .headers import KINDS
 from .ledger import open_ledger, status as ledger_status
@@ -469,9 +469,11 @@ def rules_cmd(config):
 
 @main.command()
 @click.argument("finding_id")
+@click.option("--lake", "lake_dir", type=click.Path(file_okay=False),
+              help="Read the evidence rows from this lake (an audit on --engine duckdb|spark), the finding from --db.")
 @db_option
 @reveal_option
-def explain(finding_id, db_path, reveal):
+def explain(finding_id, lake_dir, db_path, reveal):
     """Show one finding with its evidence rows, persons masked. 查看疑点及证据。"""
     from .findings import load
     from .reports.privacy import PERSONAL_COLUMNS
@@ -494,29 +496,46 @@ def explain(finding_id, db_path, reveal):
         if values:
             click.echo(f"  {label}: {', '.join(values[:20])}{' ...' if len(values) > 20 else ''}")
     click.echo(T(f"证据（{f.evidence_total} 行）：", f"Evidence ({f.evidence_total} rows):"))
+    engine = _lake_engine(lake_dir) or SQLiteEngine(db)
+    if not lake_dir:
+        _records(None, db)   # the note, when the ledger holds findings but no records
     for ev in f.evidence:
-        row = db.conn.execute(f"SELECT * FROM {ev['table']} WHERE id = ?", (ev["id"],))
-        names = [d[0] for d in row.description]
-        values = row.fetchone() or ()
+        names, rows = engine.query(f"SELECT * FROM {ev['table']} WHERE id = :id", {"id": ev["id"]})
+        values = rows[0] if rows else ()
         shown = {k: privacy.apply(PERSONAL_COLUMNS[k], v) if k in PERSONAL_COLUMNS else v
                  for k, v in zip(names, values) if v not in (None, "") and k not in
                  ("rec_hash", "src_sha256", "src_file", "src_row", "day", "month", "epoch", "hour", "tod_min", "dow", "deleted", "uploads", "id")}
         click.echo(f"  {ev['src_file']}:{ev['src_row']}  {ev['table']}  " + json.dumps(shown, ensure_ascii=False))
 
 
+def _lake_engine(lake_dir):
+    """A DuckDB engine over the lake an audit read, for the ledger's SQL (None: no lake)."""
+    if not lake_dir:
+        return None
+    from .engines.duckdb import DuckDBEngine
+    if not Path(lake_dir).is_dir():
+        raise click.BadParameter(T(f"{lake_dir} 不是目录", f"{lake_dir} is not a folder"), param_hint="--lake")
+    return DuckDBEngine(lake_dir)
+
+
 @main.command()
 @click.argument("code")
+@click.option("--lake", "lake_dir", type=click.Path(file_okay=False),
+              help="Read the code's events from this lake (an audit on --engine duckdb|spark) instead of the ledger.")
 @db_option
 @reveal_option
-def trace(code, db_path, reveal):
+def trace(code, lake_dir, db_path, reveal):
     """The whole life of one trace code across stores and sources (persons masked). 追溯码全生命周期。"""
     from .trace import code_history
 
-    db = open_ledger(db_path, create=False)
-    tc, events = code_history(db, code, mask_psn=_privacy(reveal, None).psn)
+    db = None if lake_dir else open_ledger(db_path, create=False)
+    if db is not None:
+        _records(None, db)   # the note, when the ledger holds findings but no records
+    tc, events = code_history(db, code, mask_psn=_privacy(reveal, None).psn, engine=_lake_engine(lake_dir))
     click.echo(f"{tc.key or tc.text}  {tc.kind}  {tc.describe(_lang())}")
     if not events:
-        click.echo(T("台账中没有这个码的任何记录", "The ledger has no record of this code"))
+        click.echo(T("数据湖中没有这个码的任何记录", "The lake has no record of this code") if lake_dir else
+                   T("台账中没有这个码的任何记录", "The ledger has no record of this code"))
         sys.exit(1)
     for e in events:
         click.echo(f"  {e['ts'] or '????-??-?? ??:??:??'}  {e['store']:<12} {e['event']:<20} {e['detail']}  "

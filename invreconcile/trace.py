@@ -23,14 +23,16 @@ WHERE r.is_reversal = 1 AND r.deleted = 0 AND r.orig_setl_id IN (
 """
 
 
-def code_history(db, text: str, mask_psn=lambda psn: psn):
+def code_history(db, text: str, mask_psn=lambda psn: psn, engine=None):
     """Return (TraceCode, events) for a code as scanned or as stored; person numbers in
-    the events' details pass through ``mask_psn``."""
+    the events' details pass through ``mask_psn``. Read from the ledger ``db``, or through
+    ``engine`` (a DuckDB engine over the lake an audit read)."""
     tc = codes_mod.parse(text)
     key = tc.key or tc.text
-    rows = db.conn.execute(f"{EVENT_SQL} UNION ALL {REVERSAL_SQL} ORDER BY 14, 3", {"code": key}).fetchall()
+    engine = engine or SQLiteEngine(db)
+    _, rows = engine.query(f"{EVENT_SQL} UNION ALL {REVERSAL_SQL} ORDER BY 14, 3", {"code": key})
     # the source file and row of every event, one query per table
-    sources = resolve_evidence(SQLiteEngine(db), [[f"{r[11]}:{r[12]}"] for r in rows])
+    sources = resolve_evidence(engine, [[f"{r[11]}:{r[12]}"] for r in rows])
     events = []
     for (ts, store, event, item, qty, setl, psn, doc, peer, detail, code, table, sid, _), (ev, _n) in zip(rows, sources):
         src = (ev[0]["src_file"], ev[0]["src_row"]) if ev else (None, None)

@@ -78,3 +78,20 @@ def test_store_reports_from_the_lake_are_those_from_the_ledger(audited):
         assert b == a, store
         crossing += sum(e["store"] != store for e in b["evidence"])
     assert crossing   # rows of other stores cited (person_multi_store, code_resold), with their values
+
+
+def test_explain_and_trace_with_the_lake(audited):
+    """explain (a finding's evidence rows) and trace (a code's life) read the lake an audit
+    read: the same output as from the ledger holding the records."""
+    full, findings_only, lake = audited
+    path = lambda db: db.conn.execute("PRAGMA database_list").fetchone()[2]   # noqa: E731
+    run = lambda *args: CliRunner().invoke(main, ["--lang", "en", *args])   # noqa: E731
+    fid, codes = findings_only.conn.execute(
+        "SELECT id, codes FROM findings WHERE rule = 'code_resold' ORDER BY ord LIMIT 1").fetchone()
+    want, got = run("explain", fid, "--db", path(full)), run("explain", fid, "--db", path(findings_only), "--lake", str(lake))
+    assert got.exit_code == 0 and got.stdout == want.stdout and '"ts": "' in got.stdout
+    hollow = run("explain", fid, "--db", path(findings_only))
+    assert "the ledger holds findings but no records" in hollow.stderr
+    code = json.loads(codes)[0]
+    want, got = run("trace", code, "--db", path(full)), run("trace", code, "--lake", str(lake))
+    assert got.exit_code == 0 and got.stdout == want.stdout and " sold " in got.stdout
