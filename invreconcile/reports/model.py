@@ -13,8 +13,8 @@ no writer can leak it. Everything is sorted, so the same ledger gives the same r
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Iterator
 
 from ..findings import load as load_findings
 from ..ledger import placeholders, scope_sql, status as ledger_status
