@@ -67,17 +67,27 @@ def read_parquet_sql(files, filename: bool = False, union: bool = True) -> str:
 
 
 @lru_cache(maxsize=None)
-def _schemas() -> dict[str, tuple[tuple[str, str], ...]]:
+def _table_info() -> dict[str, tuple[tuple, ...]]:
+    """``PRAGMA table_info`` of each canonical table of the ledger schema."""
     from .ledger import DDL
     conn = sqlite3.connect(":memory:")
     conn.executescript(DDL)
-    return {t: tuple((r[1], r[2].upper() or "TEXT") for r in conn.execute(f"PRAGMA table_info({t})"))
-            for t in TABLES}
+    return {t: tuple(conn.execute(f"PRAGMA table_info({t})")) for t in TABLES}
+
+
+@lru_cache(maxsize=None)
+def _schemas() -> dict[str, tuple[tuple[str, str], ...]]:
+    return {t: tuple((r[1], r[2].upper() or "TEXT") for r in info) for t, info in _table_info().items()}
 
 
 def table_schema(table: str) -> tuple[tuple[str, str], ...]:
     """(column, SQLite type) of a canonical table."""
     return _schemas()[table]
+
+
+def not_null(table: str) -> tuple[str, ...]:
+    """The columns of a canonical table the ledger declares NOT NULL (or its key)."""
+    return tuple(r[1] for r in _table_info()[table] if r[3] or r[5])
 
 
 def arrow_schema(table: str):

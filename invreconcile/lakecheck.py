@@ -39,7 +39,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import ConfigError
-from .lake import BY_STORE, BY_STORE_MONTH, TABLES, read_parquet_sql, table_schema
+from .lake import BY_STORE, BY_STORE_MONTH, TABLES, not_null, read_parquet_sql, table_schema
 
 #: columns written by the import for provenance and de-duplication: a lake without them
 #: still audits (its evidence names no source rows)
@@ -195,13 +195,8 @@ class LakeCheck:
 def _required(table: str) -> tuple[str, ...]:
     """Columns a table's rows cannot do without: the ledger's NOT NULL ones (provenance
     aside), the time columns and :data:`REQUIRED`."""
-    from .ledger import DDL
-    import sqlite3
-    conn = sqlite3.connect(":memory:")
-    conn.executescript(DDL)
-    not_null = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[3] or r[5]]
     cols = [c for c, _ in table_schema(table)]
-    out = [c for c in not_null if c not in PROVENANCE] + [c for c in TIME_COLUMNS if c in cols]
+    out = [c for c in not_null(table) if c not in PROVENANCE] + [c for c in TIME_COLUMNS if c in cols]
     return tuple(dict.fromkeys(out + list(REQUIRED.get(table, ()))))
 
 
