@@ -145,7 +145,7 @@ class Problem:
         "error"/"warning" first."""
         (what_zh, what_en), (fix_zh, fix_en) = CHECKS[self.check]
         zh = lang != "en"
-        where = [self.table]
+        where = [self.table] if self.table else []
         if self.file:
             where.append(self.file)
         if self.row is not None:
@@ -204,16 +204,18 @@ def _required(table: str) -> tuple[str, ...]:
 
 def _layout(lake: Path, out: list[Problem]) -> dict[str, list[str]]:
     """The Parquet files of each table (sorted), and the layout's problems."""
+    from rapidfuzz import process
     files: dict[str, list[str]] = {}
     for entry in sorted(os.scandir(lake), key=lambda e: e.name):
         if entry.name.startswith((".", "_")):   # _staging of an import, hidden files
             continue
         if not entry.is_dir():
-            out.append(Problem("warning", "stray_file", "", entry.path, found=entry.name))
+            out.append(Problem("warning", "stray_file", "", entry.path))
             continue
-        if entry.name not in TABLES:
-            out.append(Problem("warning", "unknown_folder", entry.name, entry.path, found=entry.name,
-                               expected=", ".join(TABLES)))
+        if entry.name not in TABLES:   # a misspelt table: the nearest name, or all of them
+            near = process.extractOne(entry.name, TABLES, score_cutoff=80)
+            out.append(Problem("warning", "unknown_folder", entry.name, entry.path,
+                               expected=f"{near[0]}?" if near else ", ".join(TABLES)))
             continue
         table, found, stray, outside = entry.name, [], [], []
         depth = 2 if table in BY_STORE_MONTH else 1 if table in BY_STORE else 0

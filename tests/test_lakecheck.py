@@ -160,7 +160,7 @@ def test_every_planted_problem_is_named_by_file_row_and_column_and_nothing_else(
     assert got == want
     by = {(p.check, p.column): p for p in result.problems}
     assert by["bad_value", "qty"].found == "'three'" and by["bad_value", "qty"].expected == "INTEGER"
-    assert by["unknown_column", "itemid"].expected == "item_id?"
+    assert by["unknown_column", "itemid"].expected == "item_id?" and by["unknown_folder", ""].expected == "sales?"
     epoch = by["time_mismatch", "epoch"]
     assert int(epoch.found.strip("'")) - int(epoch.expected) == 3600
     assert by["id_repeated", "id"].count > 1 and "stock_counts/store=" in by["id_repeated", "id"].found
