@@ -200,11 +200,18 @@ def _print_status(st: dict) -> None:
 
 @main.command()
 @db_option
+@click.option("--lake", "lake_dir", type=click.Path(file_okay=False),
+              help="What this Parquet lake holds instead of the ledger.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--rejects", "show_rejects", type=int, default=0, help="Also list up to N rejected rows.")
-def status(db_path, as_json, show_rejects):
-    """What the ledger holds, per store and month, and what was rejected. 台账概况。"""
-    db = open_ledger(db_path, create=False)
+def status(db_path, lake_dir, as_json, show_rejects):
+    """What the ledger (or a lake) holds, per store and month, and what was rejected. 台账概况。"""
+    if lake_dir:
+        from .lakerecords import LakeRecords
+        db = LakeRecords(lake_dir)
+    else:
+        db = open_ledger(db_path, create=False)
+        _records(None, db)   # the note, when the ledger holds findings but no records
     st = ledger_status(db)
     if as_json:
         click.echo(json.dumps(st, ensure_ascii=False, indent=2))

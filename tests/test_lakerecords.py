@@ -95,3 +95,12 @@ def test_explain_and_trace_with_the_lake(audited):
     code = json.loads(codes)[0]
     want, got = run("trace", code, "--db", path(full)), run("trace", code, "--lake", str(lake))
     assert got.exit_code == 0 and got.stdout == want.stdout and " sold " in got.stdout
+
+
+def test_status_of_a_lake(audited):
+    full, _, lake = audited
+    run = lambda *args: CliRunner().invoke(main, ["--lang", "en", *args])   # noqa: E731
+    want = run("status", "--json", "--db", full.conn.execute("PRAGMA database_list").fetchone()[2])
+    got = run("status", "--json", "--lake", str(lake))
+    assert got.exit_code == 0 and json.loads(got.stdout) == json.loads(want.stdout)
+    assert json.loads(got.stdout)["per_store_month"]
