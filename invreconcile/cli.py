@@ -678,8 +678,9 @@ def _records(lake_dir, db):
     """The lake's records for the reports of an audit on it (None: the ledger's, with a
     warning when it holds findings but no records, as after an audit on a lake)."""
     if not lake_dir:
-        conn = db.conn
-        if (conn.execute("SELECT 1 FROM findings LIMIT 1").fetchone()
+        conn = db.conn   # (the findings table is made by the first audit)
+        if (conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'findings'").fetchone()
+                and conn.execute("SELECT 1 FROM findings LIMIT 1").fetchone()
                 and not conn.execute("SELECT 1 FROM settlements UNION ALL SELECT 1 FROM sales LIMIT 1").fetchone()):
             click.echo(T("注意：台账中有疑点但没有记录（在数据湖上稽核？）：结算、金额与证据需要 --lake 目录",
                          "note: the ledger holds findings but no records (audited on a lake?): settlements, money "
