@@ -211,7 +211,7 @@ def status(db_path, lake_dir, as_json, show_rejects):
         db = LakeRecords(lake_dir)
     else:
         db = open_ledger(db_path, create=False)
-        _records(None, db)   # the note, when the ledger holds findings but no records
+        _say_if_no_records(db)
     st = ledger_status(db)
     if as_json:
         click.echo(json.dumps(st, ensure_ascii=False, indent=2))
@@ -505,7 +505,7 @@ def explain(finding_id, lake_dir, db_path, reveal):
     click.echo(T(f"证据（{f.evidence_total} 行）：", f"Evidence ({f.evidence_total} rows):"))
     engine = _lake_engine(lake_dir) or SQLiteEngine(db)
     if not lake_dir:
-        _records(None, db)   # the note, when the ledger holds findings but no records
+        _say_if_no_records(db)
     for ev in f.evidence:
         names, rows = engine.query(f"SELECT * FROM {ev['table']} WHERE id = :id", {"id": ev["id"]})
         values = rows[0] if rows else ()
@@ -537,7 +537,7 @@ def trace(code, lake_dir, db_path, reveal):
 
     db = None if lake_dir else open_ledger(db_path, create=False)
     if db is not None:
-        _records(None, db)   # the note, when the ledger holds findings but no records
+        _say_if_no_records(db)
     tc, events = code_history(db, code, mask_psn=_privacy(reveal, None).psn, engine=_lake_engine(lake_dir))
     click.echo(f"{tc.key or tc.text}  {tc.kind}  {tc.describe(_lang())}")
     if not events:
@@ -674,17 +674,22 @@ def selfcheck_cmd(store, output, since, until, reveal, pseudonymise, db_path):
                  f"{t['stock_items']} items to correct; {t['process_gaps']} process gaps; {t['rejects']} rejected rows"))
 
 
+def _say_if_no_records(db) -> None:
+    """On stderr, when the ledger holds findings but no records (as after an audit on a
+    lake): what its records are needed for."""
+    conn = db.conn   # (the findings table is made by the first audit)
+    if (conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'findings'").fetchone()
+            and conn.execute("SELECT 1 FROM findings LIMIT 1").fetchone()
+            and not conn.execute("SELECT 1 FROM settlements UNION ALL SELECT 1 FROM sales LIMIT 1").fetchone()):
+        click.echo(T("注意：台账中有疑点但没有记录（在数据湖上稽核？）：结算、金额与证据需要 --lake 目录",
+                     "note: the ledger holds findings but no records (audited on a lake?): settlements, money "
+                     "and evidence need --lake DIR"), err=True)
+
+
 def _records(lake_dir, db):
-    """The lake's records for the reports of an audit on it (None: the ledger's, with a
-    warning when it holds findings but no records, as after an audit on a lake)."""
+    """The lake's records for the reports of an audit on it (None: the ledger's)."""
     if not lake_dir:
-        conn = db.conn   # (the findings table is made by the first audit)
-        if (conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'findings'").fetchone()
-                and conn.execute("SELECT 1 FROM findings LIMIT 1").fetchone()
-                and not conn.execute("SELECT 1 FROM settlements UNION ALL SELECT 1 FROM sales LIMIT 1").fetchone()):
-            click.echo(T("注意：台账中有疑点但没有记录（在数据湖上稽核？）：结算、金额与证据需要 --lake 目录",
-                         "note: the ledger holds findings but no records (audited on a lake?): settlements, money "
-                         "and evidence need --lake DIR"), err=True)
+        _say_if_no_records(db)
         return None
     from .lakerecords import LakeRecords
     return LakeRecords(lake_dir)

@@ -85,6 +85,16 @@ def table_schema(table: str) -> tuple[tuple[str, str], ...]:
     return _schemas()[table]
 
 
+def duck_type(sqlite_type: str) -> str:
+    """The DuckDB type a lake column of this ledger (SQLite) type is read as."""
+    t = sqlite_type.upper()
+    if "INT" in t:
+        return "BIGINT"
+    if "REAL" in t or "FLOA" in t or "DOUB" in t:
+        return "DOUBLE"
+    return "VARCHAR"
+
+
 def not_null(table: str) -> tuple[str, ...]:
     """The columns of a canonical table the ledger declares NOT NULL (or its key)."""
     return tuple(r[1] for r in _table_info()[table] if r[3] or r[5])

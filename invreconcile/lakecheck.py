@@ -39,7 +39,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import ConfigError
-from .lake import BY_STORE, BY_STORE_MONTH, TABLES, not_null, read_parquet_sql, table_schema
+from .lake import BY_STORE, BY_STORE_MONTH, TABLES, duck_type, not_null, read_parquet_sql, table_schema
 
 #: columns written by the import for provenance and de-duplication: a lake without them
 #: still audits (its evidence names no source rows)
@@ -315,7 +315,7 @@ def _columns(table: str, files: list[str], out: list[Problem]) -> tuple[dict[str
                 continue
             kind = _arrow_kind(s.field(name).type)
             level = _type_level(expected[name], kind)
-            present.setdefault(name, set()).add("VARCHAR" if level == "cast" else "CAST" if level else _duck(expected[name]))
+            present.setdefault(name, set()).add("VARCHAR" if level == "cast" else "CAST" if level else duck_type(expected[name]))
             if level:
                 key = ("warning" if level == "cast" else level, "column_type", name, str(s.field(name).type),
                        expected[name])
@@ -339,10 +339,6 @@ def _columns(table: str, files: list[str], out: list[Problem]) -> tuple[dict[str
     return types, readable, lacking
 
 
-def _duck(kind: str) -> str:
-    return {"INTEGER": "BIGINT", "REAL": "DOUBLE"}.get(kind, "VARCHAR")
-
-
 # --------------------------------------------------------------------------- content
 
 def _content(con, table: str, files: list[str], types: dict[str, str], lacking: dict[str, list[str]],
@@ -355,8 +351,8 @@ def _content(con, table: str, files: list[str], types: dict[str, str], lacking: 
 
     def col(c: str) -> str:   # a column as the ledger types it (NULL where no file has it)
         if c not in types:
-            return f'NULL::{_duck(expected[c])} AS "{c}"'
-        return f'TRY_CAST("{c}" AS {_duck(expected[c])}) AS "{c}"' if types[c] in ("VARCHAR", "CAST") else f'"{c}"'
+            return f'NULL::{duck_type(expected[c])} AS "{c}"'
+        return f'TRY_CAST("{c}" AS {duck_type(expected[c])}) AS "{c}"' if types[c] in ("VARCHAR", "CAST") else f'"{c}"'
 
     src = read_parquet_sql(files).replace("hive_partitioning = false",
                                           "hive_partitioning = false, filename = true, file_row_number = true")
@@ -482,6 +478,15 @@ def _links(con, types: dict[str, dict[str, str]], out: list[Problem]) -> None:
                                f"'{first[2]}'", "", n))
 
 
+def _check_table(con, table: str, files: list[str], out: list[Problem]) -> tuple[dict[str, str], int] | None:
+    """The columns and the values of ``table``'s ``files``: (the columns' types as
+    :func:`_columns` gives them, the rows read), None when no file could be read."""
+    types, readable, lacking = _columns(table, files, out)
+    if not readable:
+        return None
+    return types, _content(con, table, readable, types, lacking, out)
+
+
 def check_lake(lake: str | Path, *, memory_limit: str | None = None) -> LakeCheck:
     """Check the lake ``lake`` against docs/lake.md; ``memory_limit`` for DuckDB (which
     spills to a temporary folder beyond it)."""
@@ -497,14 +502,11 @@ def check_lake(lake: str | Path, *, memory_limit: str | None = None) -> LakeChec
         config = {"temp_directory": tmp, **({"memory_limit": memory_limit} if memory_limit else {})}
         con = duckdb.connect(config=config)
         try:
-            for table in TABLES:
-                if files.get(table):
-                    types[table], readable, lacking = _columns(table, files[table], problems)
-                    result.files += len(files[table])
-                    if readable:
-                        result.rows[table] = _content(con, table, readable, types[table], lacking, problems)
-                    else:
-                        del types[table]
+            for table in [t for t in TABLES if files.get(t)]:
+                result.files += len(files[table])
+                found = _check_table(con, table, files[table], problems)
+                if found is not None:
+                    types[table], result.rows[table] = found
             _links(con, types, problems)
         finally:
             con.close()
@@ -533,13 +535,11 @@ def explain_read_error(message: str) -> tuple[str, Problem | None] | None:
     if table is None:
         return None
     problems: list[Problem] = []
-    types, readable, lacking = _columns(table, [path], problems)
-    if readable:
-        con = duckdb.connect()
-        try:
-            _content(con, table, readable, types, lacking, problems)
-        finally:
-            con.close()
+    con = duckdb.connect()
+    try:
+        _check_table(con, table, [path], problems)
+    finally:
+        con.close()
     for check in ("unreadable", "bad_value", "column_type"):
         for p in problems:
             if p.check == check and p.level == "error":

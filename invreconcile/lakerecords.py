@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import ConfigError
-from .lake import TABLES, read_parquet_sql, table_schema
+from .lake import TABLES, duck_type, read_parquet_sql, table_schema
 
 #: tables held in DuckDB's memory once read, with the columns the report model reads of
 #: them (reports/model.py, ranking.py, privacy.py; tests/test_lakerecords.py compares the
@@ -77,8 +77,13 @@ class LakeRecords:
         files, not every store's."""
         return LakeRecords(self.lake, self._memory_limit, stores, self._index)
 
-    #: the tables it answers for (a ledger has the audit's views besides)
-    tables = TABLES
+    def table_names(self) -> list[str]:
+        """Its tables, as a ledger (sqlite_utils) names its own."""
+        return list(TABLES)
+
+    def view_names(self) -> list[str]:
+        """None: the audit's views (v_count_book ...) stay in the engine that made them."""
+        return []
 
     @property
     def conn(self) -> "LakeRecords":
@@ -97,8 +102,7 @@ class LakeRecords:
         return columns, cur.fetchall()
 
     def _attach(self, table: str) -> None:
-        types = {"INTEGER": "BIGINT", "REAL": "DOUBLE"}
-        schema = [(c, types.get(t, "VARCHAR")) for c, t in table_schema(table) if c in LOADED.get(table, (c,))]
+        schema = [(c, duck_type(t)) for c, t in table_schema(table) if c in LOADED.get(table, (c,))]
         if self._files[table]:
             cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in schema)
             select = f"SELECT {cols} FROM {read_parquet_sql(self._files[table])}"

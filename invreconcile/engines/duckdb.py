@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import ConfigError
-from ..lake import read_parquet_sql as _read_parquet
+from ..lake import duck_type, read_parquet_sql as _read_parquet
 from . import Engine, TranslatingEngine, cursor_pieces, handed_over, inline_params, reading_the_lake, tables_read
 
 try:  # the bureau extra: pip install 'invreconcile[bureau]'
@@ -669,7 +669,7 @@ class DuckDBEngine(TranslatingEngine):
         if files:
             self._on_parquet[table] = files
         else:
-            cols = ", ".join(f'"{c}" {_duck_type(t)}' for c, t in table_schema(table))
+            cols = ", ".join(f'"{c}" {duck_type(t)}' for c, t in table_schema(table))
             self.conn.execute(f"CREATE TABLE {table} ({cols})")
 
     def _parquet_select(self, table: str, columns: list[str], files: Sequence[str], loading: bool = False,
@@ -679,7 +679,7 @@ class DuckDBEngine(TranslatingEngine):
         them as text: a table read through a view, such as scans for evidence, is not checked
         for misplaced stores)."""
         from ..lake import BY_STORE, BY_STORE_MONTH, table_schema
-        types = {c: _duck_type(t) for c, t in table_schema(table)}
+        types = {c: duck_type(t) for c, t in table_schema(table)}
         if loading:
             for c in [c for c in columns if self._planned.get(c)]:
                 types[c] = self._lake_type(c)
@@ -1161,15 +1161,6 @@ def _memory_bytes(memory_limit: str | None) -> int:
 def _parquet_budget(memory_limit: str | None) -> int:
     """Bytes of Parquet whose tables fit in half of DuckDB's memory limit."""
     return int(_memory_bytes(memory_limit) / 2 / IN_MEMORY_PER_PARQUET_BYTE)
-
-
-def _duck_type(sqlite_type: str) -> str:
-    t = sqlite_type.upper()
-    if "INT" in t:
-        return "BIGINT"
-    if "REAL" in t or "FLOA" in t or "DOUB" in t:
-        return "DOUBLE"
-    return "VARCHAR"
 
 
 def allocator_env(environ=None) -> dict | None:

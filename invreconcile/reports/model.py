@@ -59,11 +59,9 @@ class Report(Document):
     charts: dict = field(default_factory=dict)
 
 
-def _table_exists(conn, name: str) -> bool:
+def _table_exists(db, name: str) -> bool:
     """Whether the ledger (or a lake's records) has the table or view ``name``."""
-    if hasattr(conn, "tables"):   # a lake's records: its tables, none of the audit's views
-        return name in conn.tables
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')", (name,)).fetchone() is not None
+    return name in db.table_names() or name in db.view_names()
 
 
 def mask_finding(d: dict, privacy: Privacy, persons: dict) -> dict:
@@ -203,7 +201,7 @@ def _evidence(db, found, privacy: Privacy, persons: dict) -> list[dict]:
             wanted.setdefault(ev["table"], set()).add(ev["id"])
     rows: dict[tuple[str, int], dict] = {}
     for table, ids in wanted.items():
-        if not table.isidentifier() or not _table_exists(conn, table):
+        if not table.isidentifier() or not _table_exists(db, table):
             continue
         cols = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
         read = [c for c in ("id", *EVIDENCE_COLUMNS, "medfee_fen") if c in cols]
@@ -275,7 +273,7 @@ def _hourly(db, stores, since, until) -> list[dict]:
 
 def _stock_gaps(db, stores, since, until) -> list[dict]:
     conn = db.conn
-    if not _table_exists(conn, "v_count_book"):
+    if not _table_exists(db, "v_count_book"):
         return []   # the audit materialises v_count_book; without an audit there is nothing to show
     w, a = scope_sql(stores, since, until, day_col="c.day", store_col="c.store")
     rows = conn.execute(
