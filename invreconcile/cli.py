@@ -651,8 +651,9 @@ def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file: .xlsx or .html.")
 @_apply(period_options)
 @_apply(privacy_options)
+@lake_option
 @db_option
-def selfcheck_cmd(store, output, since, until, reveal, pseudonymise, db_path):
+def selfcheck_cmd(store, output, since, until, reveal, pseudonymise, lake_dir, db_path):
     """Self-inspection statement of one pharmacy: refunds, stock corrections, process gaps. 自查自纠清单。"""
     from .reports.selfcheck import build_selfcheck, write_selfcheck_xlsx
 
@@ -663,8 +664,9 @@ def selfcheck_cmd(store, output, since, until, reveal, pseudonymise, db_path):
         raise click.BadParameter(T(f"应为 .xlsx 或 .html 文件，实际为 {output}", f"expected a .xlsx or .html file, found {output}"),
                                  param_hint="-o")
     writer = _html_writer("write_selfcheck_html") if suffix != ".xlsx" else write_selfcheck_xlsx
-    sc = build_selfcheck(open_ledger(db_path, create=False), store, since=since, until=until, lang=_lang(),
-                         privacy=privacy)
+    db = open_ledger(db_path, create=False)
+    sc = build_selfcheck(db, store, since=since, until=until, lang=_lang(), privacy=privacy,
+                         records=_records(lake_dir, db, stores=[store]))   # its own files: cites no other store's rows
     writer(sc, output)
     t = sc.totals
     click.echo(output)
@@ -686,13 +688,14 @@ def _say_if_no_records(db) -> None:
                      "and evidence need --lake DIR"), err=True)
 
 
-def _records(lake_dir, db):
-    """The lake's records for the reports of an audit on it (None: the ledger's)."""
+def _records(lake_dir, db, stores=None):
+    """The lake's records for the reports of an audit on it, those of ``stores`` only when
+    given (None: the ledger's)."""
     if not lake_dir:
         _say_if_no_records(db)
         return None
     from .lakerecords import LakeRecords
-    return LakeRecords(lake_dir)
+    return LakeRecords(lake_dir, stores=stores)
 
 
 def _ranking(db_path, stores, since, until, lake_dir=None):

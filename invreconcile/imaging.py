@@ -63,11 +63,7 @@ _SYMBOLOGY = {
     "PDF417": "pdf417",
     "SQCODE": "sqcode",
     # zxing-cpp (``BarcodeFormat`` member names)
-    "Code128": "code128",
-    "EAN13": "ean13",
-    "EAN8": "ean8",
-    "UPCA": "upca",
-    "UPCE": "upce",
+    "Code128": "code128",   # EAN13, EAN8, UPCA, UPCE and PDF417 are spelt as pyzbar's (above)
     "QRCode": "qrcode",
     "MicroQRCode": "qrcode-micro",
     "RMQRCode": "qrcode-rm",
@@ -79,7 +75,6 @@ _SYMBOLOGY = {
     "DataBar": "databar",
     "DataBarExpanded": "databar-expanded",
     "DataBarLimited": "databar-limited",
-    "PDF417": "pdf417",
     "Aztec": "aztec",
     "MaxiCode": "maxicode",
 }

@@ -18,15 +18,19 @@ import re
 import tempfile
 from pathlib import Path
 
+from .audit import KEPT_VIEWS
+from .engines.duckdb import lake_files, lake_index, translate
 from .errors import ConfigError
 from .lake import TABLES, duck_type, read_parquet_sql, table_schema
+from .rules import view_names, view_statements
 
 #: tables held in DuckDB's memory once read, with the columns the report model reads of
-#: them (reports/model.py, ranking.py, privacy.py; tests/test_lakerecords.py compares the
+#: them (reports/model.py, ranking.py, privacy.py, selfcheck.py; tests/test_lakerecords.py compares the
 #: whole report with the ledger's): the ranking asks for each store's settlements, which
 #: from the files took minutes at 10M lines. The others are read from their files.
 LOADED = {"settlements": ("id", "store", "setl_id", "is_reversal", "psn_no", "psn_name", "certno", "medfee_fen",
-                          "insurance_fen", "ts", "day", "month", "hour", "dow", "deleted")}
+                          "insurance_fen", "ts", "day", "month", "hour", "dow", "deleted", "orig_setl_id",
+                          "src_file", "src_row")}
 
 
 class _Rows:
@@ -57,7 +61,6 @@ class LakeRecords:
             import duckdb
         except ImportError as exc:  # pragma: no cover - the bureau extra
             raise ConfigError(f"reading a lake needs duckdb ({exc}). Install: pip install 'invreconcile[bureau]'")
-        from .engines.duckdb import lake_files, lake_index
         self.lake = Path(lake)
         if not self.lake.is_dir():
             raise ConfigError(f"{self.lake}: no lake here; give the folder the audit read with --lake.",
@@ -70,6 +73,7 @@ class LakeRecords:
         self._files = {t: lake_files(self._index, t, stores) for t in TABLES}
         self._memory_limit = memory_limit
         self._attached: set[str] = set()
+        self._views = {n: s for n, s in zip(view_names(), view_statements()) if n in KEPT_VIEWS}
 
     def for_stores(self, stores) -> "LakeRecords":
         """The records of ``stores`` only (their ``store=`` directories, the shared catalog,
@@ -82,18 +86,29 @@ class LakeRecords:
         return list(TABLES)
 
     def view_names(self) -> list[str]:
-        """None: the audit's views (v_count_book ...) stay in the engine that made them."""
-        return []
+        """The audit's views that reports read (``audit.KEPT_VIEWS``: movements, book
+        stock at each count, item facts), computed from the lake's records when a query
+        first names them, as an audit on a ledger keeps them there."""
+        return list(KEPT_VIEWS)
 
     @property
     def conn(self) -> "LakeRecords":
         return self
 
     def execute(self, sql: str, params=()) -> _Rows:
+        self._attach_named(sql)
+        return _Rows(self._duck.execute(sql, list(params)))
+
+    def _attach_named(self, sql: str) -> None:
+        """Attach the tables and views ``sql`` names, a view's own tables first."""
+        for view in KEPT_VIEWS:
+            if view not in self._attached and re.search(rf"\b{view}\b", sql):
+                self._attached.add(view)   # before its text, which names it
+                self._attach_named(self._views[view])
+                self._duck.execute(translate(self._views[view]))
         for table in TABLES:
             if table not in self._attached and re.search(rf"\b{table}\b", sql):
                 self._attach(table)
-        return _Rows(self._duck.execute(sql, list(params)))
 
     def rows_by_id(self, table: str, ids: list[int], columns: list[str]) -> tuple[list[str], list[tuple]]:
         """``(columns, rows)``: ``columns`` of ``table``'s rows with one of ``ids``, in one query."""

@@ -283,7 +283,7 @@ COLUMN_WORDS = {
     "stock_changes": ("库存变更", "Stock changes"), "scans": ("扫码", "Scans"), "items": ("目录商品", "Catalog items"),
     "code_relations": ("码关联", "Code relations"), "rejects": ("拒绝", "Rejected"), "deletions": ("删除", "Deletions"),
     "insurance_fen": ("医保支付", "Insurance paid"), "money_at_risk_fen": ("涉及金额", "Money at risk"),
-    "psn_name": ("姓名", "Name"), "certno": ("证件号", "ID number"),
+    "certno": ("证件号", "ID number"),
 }
 
 

@@ -20,7 +20,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from ..findings import load as load_findings
-from .model import Document, mask_finding
+from .model import Document, _rejects, _table_exists, mask_finding
 from .privacy import Privacy, ledger_persons
 from .xlsx import Col, kv, new_cell, set_widths, sheet_name, write_table
 
@@ -47,14 +47,14 @@ def _ref(ev: dict) -> str:
     return f"{ev.get('src_file')}:{ev.get('src_row')}"
 
 
-def _has_table(conn, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
-
-
 def build_selfcheck(db, store: str, *, since: str | None = None, until: str | None = None, lang: str = "zh",
-                    privacy: Privacy = Privacy()) -> SelfCheck:
-    conn = db.conn
-    persons = ledger_persons(db) if privacy.mode != "revealed" else {}
+                    privacy: Privacy = Privacy(), records=None) -> SelfCheck:
+    """The statement of ``store`` from the findings in the ledger ``db`` and the records in
+    ``records`` (default: the same ledger; a lake's for an audit on one, as for
+    :func:`~invreconcile.reports.model.build_report`)."""
+    data = records if records is not None else db
+    conn = data.conn
+    persons = ledger_persons(data) if privacy.mode != "revealed" else {}
     found = [f for f in load_findings(db, stores=[store]) if f.within(since, until)]
     title = (lambda f: f.title_en if lang == "en" else f.title_zh)
 
@@ -92,8 +92,9 @@ def build_selfcheck(db, store: str, *, since: str | None = None, until: str | No
         })
 
     # stock corrections
-    have_book = _has_table(conn, "v_count_book")
-    have_moves = _has_table(conn, "v_movements")
+    have_book = _table_exists(data, "v_count_book")
+    have_moves = _table_exists(data, "v_movements")
+    have_item = _table_exists(data, "v_item")
     merged: dict[tuple, dict] = {}
     for f in found:
         if f.rule not in STOCK_RULES:
@@ -101,7 +102,7 @@ def build_selfcheck(db, store: str, *, since: str | None = None, until: str | No
         for item in f.items:
             key = (item, f.day_first or "")
             if key not in merged:
-                merged[key] = _correction(conn, store, item, f.day_first, have_book, have_moves)
+                merged[key] = _correction(conn, store, item, f.day_first, have_book, have_moves, have_item)
             c = merged[key]
             c["rules"].add(f.rule)
             c["titles"].add(title(f))
@@ -123,8 +124,7 @@ def build_selfcheck(db, store: str, *, since: str | None = None, until: str | No
             gaps.append(d)
         elif f.rule not in STOCK_RULES and not f.setl_ids:
             others.append(d)
-    from .model import _rejects
-    rejects = [r for r in _rejects(db, [store], lang, privacy, persons) if r["store"] == store]
+    rejects = [r for r in _rejects(data, [store], lang, privacy, persons) if r["store"] == store]
 
     first, last = since, until
     if not (first and last):
@@ -145,7 +145,7 @@ def build_selfcheck(db, store: str, *, since: str | None = None, until: str | No
                      process_gaps=gaps, rejects=rejects, other_findings=others)
 
 
-def _correction(conn, store, item, day, have_book, have_moves) -> dict:
+def _correction(conn, store, item, day, have_book, have_moves, have_item) -> dict:
     book = counted = gap = None
     if have_book and day:
         r = conn.execute("SELECT book, counted, new_diff FROM v_count_book WHERE store = ? AND item_id = ? "
@@ -161,7 +161,7 @@ def _correction(conn, store, item, day, have_book, have_moves) -> dict:
     name = conn.execute("SELECT item_name FROM items WHERE item_id = ? AND store IN (?, '') "
                         "ORDER BY store DESC LIMIT 1", (item, store)).fetchone()
     value = None
-    if gap is not None and _has_table(conn, "v_item"):
+    if gap is not None and have_item:
         u = conn.execute("SELECT unit_fen FROM v_item WHERE store = ? AND item_id = ?", (store, item)).fetchone()
         if u and u[0] is not None:
             value = int(round(gap * u[0]))
