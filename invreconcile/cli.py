@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -40,6 +41,19 @@ def T(zh: str, en: str) -> str:
 
 db_option = click.option("--db", "db_path", default="invreconcile.db", show_default=True, envvar="INVRECONCILE_DB",
                          type=click.Path(dir_okay=False), help="Ledger file (SQLite).")
+
+
+def _memory_limit(ctx, param, value):
+    """A --memory-limit DuckDB will take (it fails on '4XB' with a traceback)."""
+    if value and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]i?B\s*", value, flags=re.I):
+        raise click.BadParameter(T(f"应为 4GB 或 500MB 这样的大小，实际为 {value}",
+                                   f"expected a size like 4GB or 500MB, found {value}"))
+    return value
+
+
+memory_limit_option = click.option("--memory-limit", callback=_memory_limit,
+                                   help="Memory DuckDB may use reading the lake, e.g. 4GB (default: 80% of RAM; it "
+                                        "spills beyond).")
 
 
 class Main(click.Group):
@@ -202,13 +216,14 @@ def _print_status(st: dict) -> None:
 @db_option
 @click.option("--lake", "lake_dir", type=click.Path(file_okay=False),
               help="What this Parquet lake holds instead of the ledger.")
+@memory_limit_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--rejects", "show_rejects", type=int, default=0, help="Also list up to N rejected rows.")
-def status(db_path, lake_dir, as_json, show_rejects):
+def status(db_path, lake_dir, memory_limit, as_json, show_rejects):
     """What the ledger (or a lake) holds, per store and month, and what was rejected. 台账概况。"""
     if lake_dir:
         from .lakerecords import LakeRecords
-        db = LakeRecords(lake_dir)
+        db = LakeRecords(lake_dir, memory_limit)
     else:
         db = open_ledger(db_path, create=False)
         _say_if_no_records(db)
@@ -349,7 +364,8 @@ def _print_findings_summary(result, privacy, limit: int = 20) -> None:
               help="Parquet lake the duckdb/spark engines read (docs/lake.md); findings go to --db.")
 @click.option("--spark-master", default="local[*]", show_default=True,
               help="Spark master URL for --engine spark (spark://HOST:7077, yarn, local[N]).")
-@click.option("--memory-limit", help="Memory DuckDB may use for --engine duckdb, e.g. 4GB (default: 80% of RAM); "
+@click.option("--memory-limit", callback=_memory_limit,
+              help="Memory DuckDB may use for --engine duckdb, e.g. 4GB (default: 80% of RAM); "
                                      "a larger lake is audited a group of stores at a time (docs/lake.md).")
 @reveal_option
 def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, lake_dir=None, spark_master="local[*]",
@@ -420,7 +436,7 @@ def export_lake_cmd(lake_dir, db_path):
 @main.command("check-lake")
 @click.argument("lake_dir", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (every problem, and what was read).")
-@click.option("--memory-limit", help="Memory DuckDB may use, e.g. 4GB (default: 80% of RAM; it spills beyond).")
+@memory_limit_option
 def check_lake_cmd(lake_dir, as_json, memory_limit):
     """Check a Parquet lake against its layout (docs/lake.md): files, columns, types,
     values, time columns, code events. Exit 1 on errors. 检查数据湖。"""
@@ -578,9 +594,12 @@ def _html_writer(name: str):
     return fn
 
 
-lake_option = click.option("--lake", "lake_dir", type=click.Path(file_okay=False),
-                           help="The lake an audit on --engine duckdb|spark read: its records (settlements, evidence "
-                                "rows, persons) are read from there, the findings from --db.")
+lake_options = [
+    click.option("--lake", "lake_dir", type=click.Path(file_okay=False),
+                 help="The lake an audit on --engine duckdb|spark read: its records (settlements, evidence rows, "
+                      "persons) are read from there, the findings from --db."),
+    memory_limit_option,
+]
 privacy_options = [
     click.option("--reveal", is_flag=True, help="Show personal data unmasked (authorised users only; the report says so)."),
     click.option("--pseudonymise", metavar="KEY", help="Replace persons by a keyed hash (HMAC-SHA256) for sharing."),
@@ -607,9 +626,9 @@ def _apply(options):
                                                "page per store (for more stores than one page can show).")
 @_apply(period_options)
 @_apply(privacy_options)
-@lake_option
+@_apply(lake_options)
 @db_option
-def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise, lake_dir, db_path):
+def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise, lake_dir, memory_limit, db_path):
     """Write the audit report: workbook, HTML, JSON or CSV. 生成稽核报告。"""
     from .reports.model import build_report
 
@@ -619,7 +638,7 @@ def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise
     privacy = _privacy(reveal, pseudonymise)
     writer = _html_writer("write_html_by_store" if by_store else "write_html") if fmt == "html" else None
     db = open_ledger(db_path, create=False)
-    records = _records(lake_dir, db)
+    records = _records(lake_dir, db, memory_limit)
     report = build_report(db, stores=list(stores) or None, since=since, until=until, lang=_lang(), privacy=privacy,
                           records=records)
     if fmt == "xlsx":
@@ -651,9 +670,9 @@ def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file: .xlsx or .html.")
 @_apply(period_options)
 @_apply(privacy_options)
-@lake_option
+@_apply(lake_options)
 @db_option
-def selfcheck_cmd(store, output, since, until, reveal, pseudonymise, lake_dir, db_path):
+def selfcheck_cmd(store, output, since, until, reveal, pseudonymise, lake_dir, memory_limit, db_path):
     """Self-inspection statement of one pharmacy: refunds, stock corrections, process gaps. 自查自纠清单。"""
     from .reports.selfcheck import build_selfcheck, write_selfcheck_xlsx
 
@@ -666,7 +685,7 @@ def selfcheck_cmd(store, output, since, until, reveal, pseudonymise, lake_dir, d
     writer = _html_writer("write_selfcheck_html") if suffix != ".xlsx" else write_selfcheck_xlsx
     db = open_ledger(db_path, create=False)
     sc = build_selfcheck(db, store, since=since, until=until, lang=_lang(), privacy=privacy,
-                         records=_records(lake_dir, db, stores=[store]))   # its own files: cites no other store's rows
+                         records=_records(lake_dir, db, memory_limit, stores=[store]))   # its own files: cites no other store's rows
     writer(sc, output)
     t = sc.totals
     click.echo(output)
@@ -688,24 +707,24 @@ def _say_if_no_records(db) -> None:
                      "and evidence need --lake DIR"), err=True)
 
 
-def _records(lake_dir, db, stores=None):
+def _records(lake_dir, db, memory_limit=None, stores=None):
     """The lake's records for the reports of an audit on it, those of ``stores`` only when
     given (None: the ledger's)."""
     if not lake_dir:
         _say_if_no_records(db)
         return None
     from .lakerecords import LakeRecords
-    return LakeRecords(lake_dir, stores=stores)
+    return LakeRecords(lake_dir, memory_limit, stores=stores)
 
 
-def _ranking(db_path, stores, since, until, lake_dir=None):
+def _ranking(db_path, stores, since, until, lake_dir=None, memory_limit=None):
     """(where the records are, the ranking)."""
     from .findings import load
     from .reports.ranking import rank_stores
 
     _check_days(since, until)
     db = open_ledger(db_path, create=False)
-    records = _records(lake_dir, db) or db
+    records = _records(lake_dir, db, memory_limit) or db
     found = [f for f in load(db, stores=list(stores) or None)
              if not (since and f.day_last and f.day_last < since) and not (until and f.day_first and f.day_first > until)]
     return records, rank_stores(records, found, stores=list(stores) or None, since=since, until=until, lang=_lang())
@@ -715,11 +734,11 @@ def _ranking(db_path, stores, since, until, lake_dir=None):
 @click.option("--store", "stores", multiple=True, help="Only these stores (repeatable).")
 @_apply(period_options)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@lake_option
+@_apply(lake_options)
 @db_option
-def rank_cmd(stores, since, until, as_json, lake_dir, db_path):
+def rank_cmd(stores, since, until, as_json, lake_dir, memory_limit, db_path):
     """Rank stores by risk, with the reasons for each score. 门店风险排名。"""
-    _, ranking = _ranking(db_path, stores, since, until, lake_dir)
+    _, ranking = _ranking(db_path, stores, since, until, lake_dir, memory_limit)
     if as_json:
         click.echo(json.dumps(ranking, ensure_ascii=False, indent=1))
         return
@@ -737,15 +756,15 @@ def rank_cmd(stores, since, until, as_json, lake_dir, db_path):
 @click.option("--store", "population", multiple=True, help="Population: only these stores (default: every store).")
 @_apply(period_options)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the draw record as JSON here.")
-@lake_option
+@_apply(lake_options)
 @db_option
-def sample_cmd(n, seed, weighted, k, population, since, until, output, lake_dir, db_path):
+def sample_cmd(n, seed, weighted, k, population, since, until, output, lake_dir, memory_limit, db_path):
     """Random selection of stores to inspect (双随机), reproducible from a published seed. 双随机抽取。"""
     from .reports.ranking import sample_stores
 
     if n < 1:
         raise click.BadParameter(T(f"应至少为 1，实际为 {n}", f"expected at least 1, found {n}"), param_hint="--stores")
-    db, ranking = _ranking(db_path, population, since, until, lake_dir)
+    db, ranking = _ranking(db_path, population, since, until, lake_dir, memory_limit)
     record = sample_stores(ranking, n, seed, weighted=weighted, settlements_per_store=k, db=db, since=since, until=until)
     payload = json.dumps(record, ensure_ascii=False, indent=1)
     if output:

@@ -79,6 +79,16 @@ def test_audit_rejects_bad_dates_and_unknown_rules(run):
     assert cfg.exit_code == 1 and "unknown parameter 'no_param'" in cfg.output
 
 
+def test_a_memory_limit_duckdb_cannot_take_is_refused_by_every_command(run, tmp_path):
+    """DuckDB failed on '4XB' with a traceback (check-lake, and the reports reading a lake)."""
+    tmp_path.joinpath("lake").mkdir()
+    for cmd in (["check-lake", "lake"], ["audit", "--engine", "duckdb", "--lake", "lake"], ["status", "--lake", "lake"],
+                ["rank", "--lake", "lake"], ["report", "-o", "r.json", "--lake", "lake"],
+                ["selfcheck", "--store", "P1", "-o", "s.xlsx", "--lake", "lake"]):
+        res = run("--lang", "en", *cmd, "--memory-limit", "4XB")
+        assert res.exit_code == 2 and "expected a size like 4GB or 500MB, found 4XB" in res.output, cmd
+
+
 def test_file_the_system_refuses_is_named_without_a_traceback(run):
     Path("sales.csv").write_text("门店编码,商品编码,数量,销售时间\nP1,A1,24,2026-09-01 10:00:00\n", encoding="utf-8")
     run("import", "sales.csv")

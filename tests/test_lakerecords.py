@@ -48,7 +48,7 @@ def test_rank_and_sample_with_the_lake(audited, tmp_path):
     full, findings_only, lake = audited
     run = lambda *args: CliRunner().invoke(main, ["--lang", "en", *args])   # noqa: E731
     want = run("rank", "--json", "--db", full.conn.execute("PRAGMA database_list").fetchone()[2])
-    got = run("rank", "--json", "--db", str(lake.parent / "findings.db"), "--lake", str(lake))
+    got = run("rank", "--json", "--db", str(lake.parent / "findings.db"), "--lake", str(lake), "--memory-limit", "1GB")
     assert want.exit_code == 0 and got.exit_code == 0
     assert json.loads(got.stdout) == json.loads(want.stdout) and json.loads(got.stdout)[0]["settlements"] > 0
     hollow = run("rank", "--json", "--db", str(lake.parent / "findings.db"))
@@ -121,6 +121,6 @@ def test_status_of_a_lake(audited):
     full, _, lake = audited
     run = lambda *args: CliRunner().invoke(main, ["--lang", "en", *args])   # noqa: E731
     want = run("status", "--json", "--db", full.conn.execute("PRAGMA database_list").fetchone()[2])
-    got = run("status", "--json", "--lake", str(lake))
+    got = run("status", "--json", "--lake", str(lake), "--memory-limit", "1GB")
     assert got.exit_code == 0 and json.loads(got.stdout) == json.loads(want.stdout)
     assert json.loads(got.stdout)["per_store_month"]
