@@ -536,9 +536,7 @@ def _lake_engine(lake_dir):
     if not lake_dir:
         return None
     from .engines.duckdb import DuckDBEngine
-    if not Path(lake_dir).is_dir():
-        raise click.BadParameter(T(f"{lake_dir} 不是目录", f"{lake_dir} is not a folder"), param_hint="--lake")
-    return DuckDBEngine(lake_dir)
+    return DuckDBEngine(lake_dir)   # which says what to give when lake_dir is not a lake
 
 
 @main.command()

@@ -46,6 +46,36 @@ FINISH_MEMORY = "1GB"
 SORT_ROWS = 1_000_000
 
 
+def require_lake(lake: str | Path) -> Path:
+    """``lake`` if it is a lake: a folder holding a table folder of the layout (docs/lake.md).
+    Otherwise a :class:`ConfigError` saying what the folder is and which one to give: the
+    engines read a folder without tables as an empty lake, and an audit of a table folder
+    or of the lake's parent gave 0 findings with exit code 0."""
+    lake = Path(lake)
+    write = (f"Write one with 'invreconcile export-lake {lake}' or 'invreconcile import --lake {lake} FILES'.",
+             f"可用 'invreconcile export-lake {lake}' 或 'invreconcile import --lake {lake} 文件' 写出。")
+    if not lake.is_dir():
+        raise ConfigError(f"{lake}: no lake here (no such folder). {write[0]}", zh=f"{lake}：这里没有数据湖（目录不存在）。{write[1]}")
+    folders = sorted(p.name for p in lake.iterdir() if p.is_dir())
+    if set(folders) & set(TABLES):
+        return lake
+    table = next((p for p in (lake, *lake.parents) if p.name in TABLES), None)
+    if table is not None:
+        top = table.parent
+        raise ConfigError(f"{lake}: a folder inside the lake, not the lake: give {top} (the folder that holds "
+                          f"{', '.join(t + '/' for t in TABLES[4:7])} ...).",
+                          zh=f"{lake}：这是数据湖里的目录，不是数据湖本身：请给出 {top}（包含 "
+                             f"{'、'.join(t + '/' for t in TABLES[4:7])} 等的目录）。")
+    inner = [lake / f for f in folders if any((lake / f / t).is_dir() for t in TABLES)]
+    if inner:
+        raise ConfigError(f"{lake}: not a lake, but {inner[0]} is: give that folder.",
+                          zh=f"{lake}：不是数据湖，{inner[0]} 才是：请给出该目录。")
+    raise ConfigError(f"{lake}: not a lake: none of its folders is a table of the layout "
+                      f"({', '.join(t + '/' for t in TABLES[4:7])} ...; docs/lake.md). {write[0]}",
+                      zh=f"{lake}：不是数据湖：其中没有布局规定的数据表目录（{'、'.join(t + '/' for t in TABLES[4:7])} 等，"
+                         f"见 docs/lake.md）。{write[1]}")
+
+
 def _need_arrow():
     try:
         import pyarrow  # noqa: F401

@@ -38,8 +38,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import ConfigError
-from .lake import BY_STORE, BY_STORE_MONTH, TABLES, duck_type, not_null, read_parquet_sql, table_schema
+from .lake import BY_STORE, BY_STORE_MONTH, TABLES, duck_type, not_null, read_parquet_sql, require_lake, table_schema
 
 #: columns written by the import for provenance and de-duplication: a lake without them
 #: still audits (its evidence names no source rows)
@@ -491,9 +490,7 @@ def check_lake(lake: str | Path, *, memory_limit: str | None = None) -> LakeChec
     """Check the lake ``lake`` against docs/lake.md; ``memory_limit`` for DuckDB (which
     spills to a temporary folder beyond it)."""
     import duckdb
-    lake = Path(lake)
-    if not lake.is_dir():
-        raise ConfigError(f"{lake}: no such folder; expected a Parquet lake (docs/lake.md).")
+    lake = require_lake(lake)
     result = LakeCheck(str(lake))
     problems: list[Problem] = []
     files = _layout(lake, problems)

@@ -21,7 +21,7 @@ from pathlib import Path
 from .audit import KEPT_VIEWS
 from .engines.duckdb import lake_files, lake_index, translate
 from .errors import ConfigError
-from .lake import TABLES, duck_type, read_parquet_sql, table_schema
+from .lake import TABLES, duck_type, read_parquet_sql, require_lake, table_schema
 from .rules import view_names, view_statements
 
 #: tables held in DuckDB's memory once read, with the columns the report model reads of
@@ -61,10 +61,7 @@ class LakeRecords:
             import duckdb
         except ImportError as exc:  # pragma: no cover - the bureau extra
             raise ConfigError(f"reading a lake needs duckdb ({exc}). Install: pip install 'invreconcile[bureau]'")
-        self.lake = Path(lake)
-        if not self.lake.is_dir():
-            raise ConfigError(f"{self.lake}: no lake here; give the folder the audit read with --lake.",
-                              zh=f"{self.lake}：这里没有数据湖；请给出稽核时 --lake 所用的目录。")
+        self.lake = require_lake(lake)
         self._tmp = tempfile.TemporaryDirectory(prefix="invreconcile-lake-")
         self._duck = duckdb.connect(config={"temp_directory": self._tmp.name,
                                             **({"memory_limit": memory_limit} if memory_limit else {})})

@@ -181,7 +181,25 @@ def test_cli_check_lake(clean, planted):
     assert out["errors"] == len(planted[1]) - 4 and out["warnings"] == 4
     assert {p["check"] for p in out["problems"]} == {w[1] for w in planted[1]}
     r = CliRunner().invoke(main, ["check-lake", str(planted[0] / "nothing")])
-    assert r.exit_code != 0 and "no such folder" in r.output
+    assert r.exit_code == 1 and "目录不存在" in r.output
+
+
+def test_a_folder_that_is_not_the_lake_is_refused_naming_the_one_to_give(planted, tmp_path):
+    """A table folder or the lake's parent read as an empty lake: 0 findings, exit 0."""
+    lake = planted[0]
+    run = lambda *args: CliRunner().invoke(main, ["--lang", "en", *args])   # noqa: E731
+    inside = f"a folder inside the lake, not the lake: give {lake} "
+    for args in (["check-lake", str(lake / "sales")],
+                 ["audit", "--engine", "duckdb", "--db", str(tmp_path / "f.db"), "--lake", str(lake / "sales")],
+                 ["report", "-o", str(tmp_path / "r.json"), "--db", str(tmp_path / "f.db"), "--lake",
+                  str(next((lake / "code_events").iterdir()))],
+                 ["trace", "X", "--lake", str(lake / "settlements")]):
+        r = run(*args)
+        assert r.exit_code == 1 and inside in r.output and "Traceback" not in r.output, args
+    r = run("audit", "--engine", "duckdb", "--db", str(tmp_path / "f.db"), "--lake", str(lake.parent))
+    assert r.exit_code == 1 and f"not a lake, but {lake} is: give that folder" in r.output
+    r = run("rank", "--db", str(tmp_path / "f.db"), "--lake", str(tmp_path))
+    assert r.exit_code == 1 and "not a lake: none of its folders is a table of the layout" in r.output
 
 
 @pytest.mark.parametrize("batch_bytes", [None, 1])

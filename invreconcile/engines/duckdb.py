@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import ConfigError
-from ..lake import duck_type, read_parquet_sql as _read_parquet
+from ..lake import duck_type, read_parquet_sql as _read_parquet, require_lake
 from . import Engine, TranslatingEngine, cursor_pieces, handed_over, inline_params, reading_the_lake, tables_read
 
 try:  # the bureau extra: pip install 'invreconcile[bureau]'
@@ -569,7 +569,7 @@ class DuckDBEngine(TranslatingEngine):
             raise ConfigError(f"the duckdb engine needs duckdb, sqlglot and pyarrow ({_IMPORT_ERROR}). "
                               "Install them with: pip install 'invreconcile[bureau]'")
         self.ledger = ledger
-        self.lake = Path(lake) if lake is not None else None
+        self.lake = require_lake(lake) if lake is not None else None
         self._files = lake_index(self.lake) if self.lake is not None else {}   # as they are now
         self._tmp = None
         self.batches: list[list[str]] = []   # store groups audited one after the other (empty: all at once)
@@ -589,7 +589,7 @@ class DuckDBEngine(TranslatingEngine):
             if database is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="invreconcile-duckdb-")
                 budget = _parquet_budget(memory_limit)
-                if self.lake is not None and Path(self.lake).is_dir() and (batch_bytes or _lake_bytes(self._files) > budget):
+                if self.lake is not None and (batch_bytes or _lake_bytes(self._files) > budget):
                     self._plan = (batch_bytes or budget, bool(batch_bytes))
                     self._big = True
             conn = self._connect(database)
@@ -633,9 +633,6 @@ class DuckDBEngine(TranslatingEngine):
         with the canonical columns where the lake has none. Replaces what an earlier call
         loaded."""
         from ..lake import TABLES
-        if not Path(lake).is_dir():
-            raise ConfigError(f"{lake}: no lake here. Write one with 'invreconcile export-lake {lake}' "
-                              f"or 'invreconcile import --lake {lake} FILES'.")
         # tables not kept by store (code_ancestors) hold the same rows in every batch: loaded once
         if stores is None:
             self._same_in_batches = set()

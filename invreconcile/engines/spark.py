@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import ConfigError
+from ..lake import require_lake
 from . import TranslatingEngine, inline_params, reading_the_lake
 
 try:  # pip install 'invreconcile[spark]'
@@ -200,8 +201,8 @@ class SparkEngine(TranslatingEngine):
             raise ConfigError(f"the spark engine needs sqlglot ({_IMPORT_ERROR}). Install: pip install 'invreconcile[spark]'")
         if lake is None and ledger is None:
             raise ConfigError("the spark engine needs a lake (--lake DIR) or a ledger (--db).")
-        if lake is not None and not Path(lake).is_dir():
-            raise ConfigError(f"{lake}: no lake here. Write one with 'invreconcile export-lake {lake}'.")
+        if lake is not None:
+            require_lake(lake)
         if spark is None:
             try:
                 from pyspark.sql import SparkSession
