@@ -70,12 +70,16 @@ def test_store_reports_from_the_lake_are_those_from_the_ledger(audited):
     want = list(store_reports(full, build_report(full)))
     got = list(store_reports(findings_only, build_report(findings_only, records=records), records=records))
     assert [s for s, _ in got] == [s for s, _ in want] and len(got) == 6
-    crossing = 0
+    crossing = gaps = 0
     for (store, a), (_, b) in zip(want, got):
         a, b = a.as_dict(), b.as_dict()
         assert b == a, store
+        alone = build_report(full, stores=[store]).as_dict()   # the page's parts worked out for the store alone
+        assert {**alone, "ranking": None} == {**a, "ranking": None}, store
+        gaps += len(b["charts"]["stock_gaps"])
         crossing += sum(e["store"] != store for e in b["evidence"])
     assert crossing   # rows of other stores cited (person_multi_store, code_resold), with their values
+    assert gaps   # each store's own largest stock gaps
 
 
 def test_selfcheck_from_the_lake_is_the_selfcheck_from_the_ledger(audited, tmp_path):

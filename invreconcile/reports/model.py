@@ -74,8 +74,20 @@ def mask_finding(d: dict, privacy: Privacy, persons: dict) -> dict:
     return d
 
 
+@dataclass
+class _Shared:
+    """What each store's page of a report split by store takes from the whole report
+    (:func:`store_reports`) instead of working it out again from the store's records: its
+    row of the whole ranking, the evidence rows and code timelines of its findings (which
+    may lie in other stores), its stock gaps (all stores' in one pass)."""
+    ranked: dict
+    evidence: dict
+    timelines: dict
+    stock_gaps: dict
+
+
 def build_report(db, *, stores=None, since: str | None = None, until: str | None = None, lang: str = "zh",
-                 privacy: Privacy = Privacy(), records=None) -> Report:
+                 privacy: Privacy = Privacy(), records=None, _shared: _Shared | None = None) -> Report:
     """Build the report of ``stores`` (all when None) over [since, until] (days, inclusive)
     from the findings in the ledger ``db`` and the records in ``records``: the same ledger
     by default, the lake an audit on DuckDB or Spark read
@@ -151,16 +163,20 @@ def build_report(db, *, stores=None, since: str | None = None, until: str | None
         "stores": len(covered),
     }
 
-    evidence = _evidence(data, found, privacy, persons)
     data_quality = [d for d in findings if d["rule"].startswith("dq_")]
     rejects = _rejects(data, stores, lang, privacy, persons)
-    ranking = rank_stores(data, found, stores=stores, since=since, until=until, lang=lang, insurance=insurance)
-    charts = {
-        "hourly": _hourly(data, stores, since, until),
-        "money_by_store_category": money_store_cat,
-        "stock_gaps": _stock_gaps(data, stores, since, until),
-        "code_timelines": _code_timelines(data, found, privacy),
-    }
+    charts = {"hourly": _hourly(data, stores, since, until), "money_by_store_category": money_store_cat}
+    if _shared is None:
+        evidence = _evidence(data, found, privacy, persons)
+        ranking = rank_stores(data, found, stores=stores, since=since, until=until, lang=lang, insurance=insurance)
+        charts["stock_gaps"] = _stock_gaps(data, stores, since, until).get(None, [])
+        charts["code_timelines"] = _code_timelines(data, found, privacy)
+    else:   # one store's page
+        evidence = [e for f in findings for e in _shared.evidence.get(f["id"], [])]
+        ranking = [_shared.ranked[s] for s in stores if s in _shared.ranked]
+        charts["stock_gaps"] = [g for s in stores for g in _shared.stock_gaps.get(s, [])]
+        charts["code_timelines"] = [_shared.timelines[c] for c in sorted({c for f in found if f.rule == "code_resold"
+                                                                         for c in f.codes}) if c in _shared.timelines]
     return Report(generated_for=sorted(covered), period=period, lang=lang, privacy_mode=privacy.mode,
                   privacy_note=privacy.note(lang), loaded=loaded, totals=st["totals"], summary=summary,
                   findings=findings, evidence=evidence, data_quality=data_quality, rejects=rejects,
@@ -174,23 +190,20 @@ def store_reports(db, report: Report, *, since: str | None = None, until: str | 
     store's own records (a lake's: :meth:`~invreconcile.lakerecords.LakeRecords.for_stores`),
     with its row of ``report``'s ranking (its rank among all stores) and ``report``'s
     evidence rows and code timelines, which may lie in other stores."""
-    ranked = {r["store"]: r for r in report.ranking}
     evidence: dict[str, list] = {}
     for e in report.evidence:
         evidence.setdefault(e["finding_id"], []).append(e)
-    timelines = {t["code"]: t for t in report.charts.get("code_timelines", [])}
-    for store in sorted(set(report.generated_for) | set(ranked)):
+    shared = _Shared(ranked={r["store"]: r for r in report.ranking}, evidence=evidence,
+                     timelines={t["code"]: t for t in report.charts.get("code_timelines", [])},
+                     stock_gaps=_stock_gaps(records if records is not None else db, None, since, until, per_store=True))
+    for store in sorted(set(report.generated_for) | set(shared.ranked)):
         mine = records.for_stores([store]) if records is not None else None
         try:
-            r = build_report(db, stores=[store], since=since, until=until, lang=lang, privacy=privacy, records=mine)
+            yield store, build_report(db, stores=[store], since=since, until=until, lang=lang, privacy=privacy,
+                                      records=mine, _shared=shared)
         finally:
             if mine is not None:
                 mine.close()
-        r.ranking = [ranked[store]] if store in ranked else []
-        r.evidence = [e for f in r.findings for e in evidence.get(f["id"], [])]
-        r.charts["code_timelines"] = [timelines[c] for c in sorted({c for f in r.findings if f["rule"] == "code_resold"
-                                                                    for c in f.get("codes") or []}) if c in timelines]
-        yield store, r
 
 
 def _evidence(db, found, privacy: Privacy, persons: dict) -> list[dict]:
@@ -271,19 +284,26 @@ def _hourly(db, stores, since, until) -> list[dict]:
                 "GROUP BY store, dow, hour ORDER BY store, dow, hour", a)]
 
 
-def _stock_gaps(db, stores, since, until) -> list[dict]:
-    conn = db.conn
+def _stock_gaps(db, stores, since, until, per_store: bool = False) -> dict:
+    """The largest gaps between book and counted stock, ``STOCK_GAPS_LIMIT`` of them: of all
+    ``stores`` (key None) or of each store (key: the store) in one pass."""
     if not _table_exists(db, "v_count_book"):
-        return []   # the audit materialises v_count_book; without an audit there is nothing to show
+        return {}   # the audit materialises v_count_book; without an audit there is nothing to show
     w, a = scope_sql(stores, since, until, day_col="c.day", store_col="c.store")
-    rows = conn.execute(
-        "SELECT c.store, c.item_id, COALESCE(i.item_name, g.item_name), c.day, c.book, c.counted, c.counted - c.book "
+    part, order = ("PARTITION BY c.store ", "store, k") if per_store else ("", "k")
+    rows = db.conn.execute(
+        "SELECT * FROM (SELECT c.store, c.item_id, COALESCE(i.item_name, g.item_name), c.day, c.book, c.counted, "
+        f"c.counted - c.book, ROW_NUMBER() OVER ({part}ORDER BY ABS(c.counted - c.book) DESC, c.store, c.item_id, "
+        "c.day, c.epoch) AS k "
         "FROM v_count_book c LEFT JOIN items i ON i.store = c.store AND i.item_id = c.item_id "
         "LEFT JOIN items g ON g.store = '' AND g.item_id = c.item_id "
-        f"WHERE c.book IS NOT NULL AND c.counted IS NOT NULL AND c.counted <> c.book{w} "
-        "ORDER BY ABS(c.counted - c.book) DESC, c.store, c.item_id, c.day LIMIT ?", [*a, STOCK_GAPS_LIMIT]).fetchall()
-    return [{"store": s, "item_id": i, "item_name": n, "day": d, "book": b, "counted": c, "diff": diff}
-            for s, i, n, d, b, c, diff in rows]
+        f"WHERE c.book IS NOT NULL AND c.counted IS NOT NULL AND c.counted <> c.book{w}) WHERE k <= ? ORDER BY {order}",
+        [*a, STOCK_GAPS_LIMIT]).fetchall()
+    out: dict = {}
+    for s, i, n, d, b, c, diff, _ in rows:
+        out.setdefault(s if per_store else None, []).append(
+            {"store": s, "item_id": i, "item_name": n, "day": d, "book": b, "counted": c, "diff": diff})
+    return out
 
 
 def _code_timelines(db, found, privacy: Privacy) -> list[dict]:
