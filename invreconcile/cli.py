@@ -319,10 +319,12 @@ def _shown(f, lang: str, privacy) -> dict:
 def _write_json_list(fh, items) -> None:
     """``json.dumps(list(items), ensure_ascii=False, indent=1)`` and a newline, written an
     item at a time (the whole text of a million findings is gigabytes)."""
+    from .reports.tables import write_indented
     fh.write("[")
     sep = "\n "
     for item in items:
-        fh.write(sep + json.dumps(item, ensure_ascii=False, indent=1).replace("\n", "\n "))
+        fh.write(sep)
+        write_indented(fh, item, " ", stream=0)
         sep = ",\n "
     fh.write("]\n" if sep == "\n " else "\n]\n")
 

@@ -288,3 +288,26 @@ def test_report_cli(chain, tmp_path):
     assert rank.exit_code == 0 and "  1. " in rank.output and "Money at risk" in rank.output
     sc = runner.invoke(main, ["selfcheck", "--store", "X", "-o", str(tmp_path / "s.txt"), "--db", dbp])
     assert sc.exit_code == 2 and ".xlsx" in sc.output
+
+
+def test_json_written_is_the_text_json_writes():
+    """write_indented (report and audit JSON) is json.dumps(..., ensure_ascii=False,
+    indent=1), byte for byte, however deep it streams."""
+    import io
+    import random
+    from invreconcile.reports.tables import write_indented
+    rnd = random.Random(7)
+    leaves = [None, True, False, 0, -3, 2 ** 70, 1.5, -0.0, 1e300, float("nan"), float("-inf"), "",
+              'a"b\\c\n\t中文\u2028\x01', "张三", 12345678901234567890]
+
+    def value(depth=0):
+        c = rnd.random()
+        if depth > 4 or c < 0.4:
+            return rnd.choice(leaves)
+        if c < 0.7:
+            return [value(depth + 1) for _ in range(rnd.randint(0, 4))]
+        return {rnd.choice(["k", "中", 'a"', 1, 2.5, True, None]): value(depth + 1) for _ in range(rnd.randint(0, 4))}
+    for _ in range(3000):
+        v, out = value(), io.StringIO()
+        write_indented(out, v, stream=rnd.randint(0, 3))
+        assert out.getvalue() == json.dumps(v, ensure_ascii=False, indent=1)

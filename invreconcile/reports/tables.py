@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+from json.encoder import encode_basestring
 from pathlib import Path
 
 from .xlsx import (DANGEROUS_START, EVIDENCE_COLUMNS, FINDING_COLUMNS, QUALITY_COLUMNS, RANKING_COLUMNS, Col,
@@ -25,9 +26,50 @@ def write_json(report, path) -> Path:
     fields = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)} \
         if dataclasses.is_dataclass(report) else report.as_dict()
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(fields, fh, ensure_ascii=False, indent=1, sort_keys=False)
+        write_indented(fh, fields)
         fh.write("\n")
     return path
+
+
+def write_indented(fh, obj, pad: str = "", stream: int = 2) -> None:
+    """``json.dump(obj, fh, ensure_ascii=False, indent=1)``, the same text, in about half
+    the time (json's encoder in C does not indent; its Python one took a third of a 10M
+    report's time), and written a value at a time down to ``stream`` levels deep."""
+    if stream <= 0 or not isinstance(obj, (dict, list, tuple)) or not obj:
+        fh.write(_indented(obj, pad))
+        return
+    inner, sep = pad + " ", "\n"
+    fh.write("{" if isinstance(obj, dict) else "[")
+    for item in obj.items() if isinstance(obj, dict) else obj:
+        fh.write(sep + inner)
+        if isinstance(obj, dict):
+            fh.write(encode_basestring(_key(item[0])) + ": ")
+            item = item[1]
+        write_indented(fh, item, inner, stream - 1)
+        sep = ",\n"
+    fh.write("\n" + pad + ("}" if isinstance(obj, dict) else "]"))
+
+
+def _indented(o, pad: str) -> str:
+    if isinstance(o, str):
+        return encode_basestring(o)
+    if o is None:
+        return "null"
+    if type(o) is int:
+        return int.__repr__(o)
+    if isinstance(o, dict) and o:
+        inner = pad + " "
+        return ("{\n" + ",\n".join(inner + encode_basestring(_key(k)) + ": " + _indented(v, inner) for k, v in o.items())
+                + "\n" + pad + "}")
+    if isinstance(o, (list, tuple)) and o:
+        inner = pad + " "
+        return "[\n" + ",\n".join(inner + _indented(v, inner) for v in o) + "\n" + pad + "]"
+    return json.dumps(o)   # numbers, true, false, null, {} and [] as json writes them
+
+
+def _key(k) -> str:
+    """A dict key as json writes it (it makes numbers, booleans and None text)."""
+    return k if isinstance(k, str) else json.dumps(k)
 
 
 def csv_cell(value, kind: str = "text") -> str:
