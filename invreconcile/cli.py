@@ -368,7 +368,7 @@ def _print_findings_summary(result, privacy, limit: int = 20) -> None:
               help="Spark master URL for --engine spark (spark://HOST:7077, yarn, local[N]).")
 @click.option("--memory-limit", callback=_memory_limit,
               help="Memory DuckDB may use for --engine duckdb, e.g. 4GB (default: 80% of RAM); "
-                                     "a larger lake is audited a group of stores at a time (docs/lake.md).")
+                   "a larger lake is audited a group of stores at a time (docs/lake.md).")
 @reveal_option
 def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, lake_dir=None, spark_master="local[*]",
               memory_limit=None, reveal=False):

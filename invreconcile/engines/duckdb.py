@@ -965,7 +965,7 @@ class DuckDBEngine(TranslatingEngine):
         """An engine for batches of this lake on a database of its own: 1/n of the memory
         limit and of the threads, with a copy of the tables this one made (opening hours)."""
         memory_limit, threads = self._options
-        share = f"{memory_bytes(memory_limit) // n // 2 ** 20}MB"
+        share = f"{_memory_bytes(memory_limit) // n // 2 ** 20}MB"
         worker = DuckDBEngine(None, memory_limit=share, threads=max(1, (threads or os.cpu_count() or 1) // n))
         # buffer blocks from memory taken once for all the worker's batches: DuckDB otherwise
         # gives a batch's memory back to the system and the next batch faults it in again
@@ -1145,7 +1145,7 @@ def _lake_bytes(index: dict) -> int:
     return sum(n for files in index.values() for _, _, n in files)
 
 
-def memory_bytes(memory_limit: str | None) -> int:
+def _memory_bytes(memory_limit: str | None) -> int:
     """DuckDB's memory limit in bytes (its default: 80% of RAM)."""
     if memory_limit:
         m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)I?B?\s*", memory_limit.upper())
@@ -1157,7 +1157,7 @@ def memory_bytes(memory_limit: str | None) -> int:
 
 def _parquet_budget(memory_limit: str | None) -> int:
     """Bytes of Parquet whose tables fit in half of DuckDB's memory limit."""
-    return int(memory_bytes(memory_limit) / 2 / IN_MEMORY_PER_PARQUET_BYTE)
+    return int(_memory_bytes(memory_limit) / 2 / IN_MEMORY_PER_PARQUET_BYTE)
 
 
 def allocator_env(environ=None) -> dict | None:

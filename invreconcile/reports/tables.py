@@ -32,9 +32,9 @@ def write_json(report, path) -> Path:
 
 
 def write_indented(fh, obj, pad: str = "", stream: int = 2) -> None:
-    """``json.dump(obj, fh, ensure_ascii=False, indent=1)``, the same text, in about half
-    the time (json's encoder in C does not indent; its Python one took a third of a 10M
-    report's time), and written a value at a time down to ``stream`` levels deep."""
+    """``json.dump(obj, fh, ensure_ascii=False, indent=1)``, the same text, a fifth to a
+    quarter faster (json's encoder in C does not indent, its Python one writes every
+    piece through generators), written a value at a time down to ``stream`` levels deep."""
     if stream <= 0 or not isinstance(obj, (dict, list, tuple)) or not obj:
         fh.write(_indented(obj, pad))
         return
