@@ -390,6 +390,7 @@ def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, l
             sys.stderr.flush()
             os.execve(sys.executable, sys.orig_argv, env)
     db = open_ledger(db_path, create=engine != "sqlite")
+    _require_stores(stores, db, lake_dir=lake_dir if engine != "sqlite" else None)
     cfg = load_config(config)
     from .engines import get_engine
     eng = get_engine(engine, db, lake=lake_dir, spark_master=spark_master, memory_limit=memory_limit)
@@ -639,6 +640,7 @@ def report_cmd(fmt, output, stores, by_store, since, until, reveal, pseudonymise
     writer = _html_writer("write_html_by_store" if by_store else "write_html") if fmt == "html" else None
     db = open_ledger(db_path, create=False)
     records = _records(lake_dir, db, memory_limit)
+    _require_stores(stores, db, records)
     report = build_report(db, stores=list(stores) or None, since=since, until=until, lang=_lang(), privacy=privacy,
                           records=records)
     if fmt == "xlsx":
@@ -684,8 +686,9 @@ def selfcheck_cmd(store, output, since, until, reveal, pseudonymise, lake_dir, m
                                  param_hint="-o")
     writer = _html_writer("write_selfcheck_html") if suffix != ".xlsx" else write_selfcheck_xlsx
     db = open_ledger(db_path, create=False)
-    sc = build_selfcheck(db, store, since=since, until=until, lang=_lang(), privacy=privacy,
-                         records=_records(lake_dir, db, memory_limit, stores=[store]))   # its own files: cites no other store's rows
+    records = _records(lake_dir, db, memory_limit, stores=[store])   # its own files: cites no other store's rows
+    _require_stores([store], db, records)
+    sc = build_selfcheck(db, store, since=since, until=until, lang=_lang(), privacy=privacy, records=records)
     writer(sc, output)
     t = sc.totals
     click.echo(output)
@@ -707,6 +710,34 @@ def _say_if_no_records(db) -> None:
                      "and evidence need --lake DIR"), err=True)
 
 
+def _require_stores(stores, db, records=None, option: str = "--store", lake_dir=None) -> None:
+    """Each of ``stores`` must have records (the ledger's, or the lake's: ``records`` or
+    ``lake_dir``) or findings: a mistyped store code gave an empty audit, report, ranking or
+    statement with exit code 0."""
+    if not stores:
+        return
+    held = {s for (s,) in db.conn.execute("SELECT DISTINCT store FROM findings")} if "findings" in db.table_names() else set()
+    if records is not None:
+        held |= records.stores()
+    elif lake_dir:
+        from .engines.duckdb import lake_index, lake_stores
+        held |= lake_stores(lake_index(Path(lake_dir)))
+    else:
+        held |= {s for (s,) in db.conn.execute(" UNION ".join(
+            f"SELECT DISTINCT store FROM {t}" for t in ("settlements", "sales", "purchases", "stock_counts", "rejects")))}
+    unknown = [s for s in stores if s not in held]
+    if unknown:
+        from rapidfuzz import process
+        near = sorted({m for s in unknown for m, score, _ in process.extract(s, sorted(held - {None, ""}), limit=3)
+                       if score >= 60})
+        raise click.BadParameter(T(
+            f"没有门店 {', '.join(unknown)} 的记录或疑点" + (f"；相近的门店编码：{', '.join(near)}" if near else "")
+            + f"（共有 {len(held)} 家门店，见 invreconcile status）",
+            f"no records or findings of store {', '.join(unknown)}" + (f"; close store codes: {', '.join(near)}" if near
+                                                                       else "")
+            + f" ({len(held)} stores held; see invreconcile status)"), param_hint=option)
+
+
 def _records(lake_dir, db, memory_limit=None, stores=None):
     """The lake's records for the reports of an audit on it, those of ``stores`` only when
     given (None: the ledger's)."""
@@ -717,14 +748,16 @@ def _records(lake_dir, db, memory_limit=None, stores=None):
     return LakeRecords(lake_dir, memory_limit, stores=stores)
 
 
-def _ranking(db_path, stores, since, until, lake_dir=None, memory_limit=None):
+def _ranking(db_path, stores, since, until, lake_dir=None, memory_limit=None, option="--store"):
     """(where the records are, the ranking)."""
     from .findings import load
     from .reports.ranking import rank_stores
 
     _check_days(since, until)
     db = open_ledger(db_path, create=False)
-    records = _records(lake_dir, db, memory_limit) or db
+    records = _records(lake_dir, db, memory_limit)
+    _require_stores(stores, db, records, option)
+    records = records or db
     found = [f for f in load(db, stores=list(stores) or None)
              if not (since and f.day_last and f.day_last < since) and not (until and f.day_first and f.day_first > until)]
     return records, rank_stores(records, found, stores=list(stores) or None, since=since, until=until, lang=_lang())

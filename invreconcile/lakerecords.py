@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from .audit import KEPT_VIEWS
-from .engines.duckdb import lake_files, lake_index, translate
+from .engines.duckdb import lake_files, lake_index, lake_stores, translate
 from .errors import ConfigError
 from .lake import TABLES, duck_type, read_parquet_sql, require_lake, table_schema
 from .rules import view_names, view_statements
@@ -77,6 +77,10 @@ class LakeRecords:
         the tables not kept by store): a report of one store of thousands reads its own
         files, not every store's."""
         return LakeRecords(self.lake, self._memory_limit, stores, self._index)
+
+    def stores(self) -> set[str]:
+        """The stores the lake holds rows of (its ``store=`` directories)."""
+        return lake_stores(self._index)
 
     def table_names(self) -> list[str]:
         """Its tables, as a ledger (sqlite_utils) names its own."""

@@ -89,6 +89,19 @@ def test_a_memory_limit_duckdb_cannot_take_is_refused_by_every_command(run, tmp_
         assert res.exit_code == 2 and "expected a size like 4GB or 500MB, found 4XB" in res.output, cmd
 
 
+def test_a_store_the_ledger_does_not_hold_is_refused_with_close_codes(run):
+    """A mistyped store code gave an empty audit, report, ranking or statement, exit 0."""
+    Path("sales.csv").write_text("门店编码,商品编码,数量,销售时间\nP3301060001,A1,24,2026-09-01 10:00:00\n",
+                                 encoding="utf-8")
+    run("import", "sales.csv")
+    for cmd in (["audit"], ["report", "-o", "r.json", "--format", "json"], ["rank"], ["selfcheck", "-o", "s.xlsx"]):
+        res = run("--lang", "en", *cmd, "--store", "P330106001")
+        assert res.exit_code == 2, cmd
+        assert "no records or findings of store P330106001; close store codes: P3301060001" in res.output, cmd
+    assert run("--lang", "en", "report", "-o", "r.json", "--format", "json", "--store", "P3301060001").exit_code == 0
+    assert not Path("s.xlsx").exists()
+
+
 def test_file_the_system_refuses_is_named_without_a_traceback(run):
     Path("sales.csv").write_text("门店编码,商品编码,数量,销售时间\nP1,A1,24,2026-09-01 10:00:00\n", encoding="utf-8")
     run("import", "sales.csv")

@@ -128,6 +128,11 @@ def lake_files(index: dict, table: str, stores: Sequence[str] | None = None) -> 
     return [path for part, path, _ in files if part in dirs]
 
 
+def lake_stores(index: dict) -> set[str]:
+    """The stores a lake holds rows of (from :func:`lake_index`: its ``store=`` directories)."""
+    return {_dir_store(part) for files in index.values() for part, _, _ in files if part.startswith("store=")} - {""}
+
+
 def _dir_store(part: str) -> str:
     """The store a ``store=`` directory holds ('' for ``store=_``)."""
     return "" if part == "store=_" else part[len("store="):]
