@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 
@@ -172,11 +173,9 @@ def test_cli_audit_on_spark(world, spark, tmp_path):
     assert got == want and got
 
 
-def test_spark_names_the_file_row_and_column_of_a_value_it_cannot_read(world, spark, tmp_path):
-    """Spark's failure to read a lake file (its Java error, in a traceback) comes out as the
-    lake check's error, as on DuckDB (tests/test_lakecheck.py)."""
+def _lake_with_a_bad_value(root, tmp_path):
+    """A copy of the sample lake whose first sales file holds 'three' in qty (row 3)."""
     import duckdb
-    root, db, config, _ = world
     lake = tmp_path / "lake"
     shutil.copytree(root / "lake", lake)
     f = sorted((lake / "sales").rglob("*.parquet"))[0]
@@ -186,6 +185,28 @@ def test_spark_names_the_file_row_and_column_of_a_value_it_cannot_read(world, sp
         f"CAST(qty AS VARCHAR) END AS qty) FROM read_parquet('{f}', file_row_number = true) ORDER BY file_row_number) "
         f"TO '{tmp}' (FORMAT parquet)")
     tmp.replace(f)
+    return lake
+
+
+def test_the_command_line_shows_what_spark_cannot_read_without_its_java_log(world, tmp_path):
+    """The Spark session the command line starts logs errors only and not a failing task's
+    Java stack (61 lines on stderr before the error; tests/test_spark.py's own session is
+    shared, so this one runs the command in a process of its own)."""
+    import subprocess
+    import sys
+    lake = _lake_with_a_bad_value(world[0], tmp_path)
+    r = subprocess.run([sys.executable, "-c", "from invreconcile.cli import run; run()", "--lang", "en", "audit",
+                        "--engine", "spark", "--spark-master", "local[1]", "--lake", str(lake), "--db",
+                        str(tmp_path / "f.db"), "--rules", "negative_stock"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1 and "row 3, column qty: value does not read as its column's type" in r.stderr
+    logged = [line for line in r.stderr.splitlines() if re.match(r"\d\d/\d\d/\d\d \d\d:\d\d:\d\d (WARN|ERROR) ", line)]
+    assert not logged and "\tat org.apache" not in r.stderr and len(r.stderr.splitlines()) <= 5, r.stderr
+
+
+def test_spark_names_the_file_row_and_column_of_a_value_it_cannot_read(world, spark, tmp_path):
+    """Spark's failure to read a lake file (its Java error, in a traceback) comes out as the
+    lake check's error, as on DuckDB (tests/test_lakecheck.py)."""
+    lake = _lake_with_a_bad_value(world[0], tmp_path)
     engine = SparkEngine(lake, None, spark=spark, conf=CONF)
     with pytest.raises(ConfigError, match=r"row 3, column qty: value does not read as its column's type.*'three'"):
         run_audit(None, engine=engine, rules=["negative_stock"], save_findings=False)

@@ -36,6 +36,7 @@ import gc
 import os
 import sqlite3
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -53,6 +54,7 @@ else:
     _IMPORT_ERROR = None
 
 #: Spark settings of a session this engine builds (``conf`` adds to / overrides them).
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 DEFAULT_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
@@ -166,10 +168,15 @@ def build_session(master: str = "local[*]", conf: dict | None = None, app_name: 
     builder = SparkSession.builder.master(master).appName(app_name)
     # temporary views only: keep Spark from making spark-warehouse/ in the working directory
     warehouse = {"spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), "invreconcile-spark-warehouse")}
-    for key, value in {**warehouse, **DEFAULT_CONF, **(conf or {})}.items():
+    # the driver's log (a JVM started here): errors only, a failing task's stack not printed
+    # before the error Python gives (spark-log4j2.properties)
+    log = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG}"}
+    for key, value in {**warehouse, **DEFAULT_CONF, **log, **(conf or {})}.items():
         builder = builder.config(key, value)
     try:
-        session = builder.getOrCreate()
+        with warnings.catch_warnings():   # the parity tests run Spark with pandas 3 (tests/test_spark.py)
+            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+            session = builder.getOrCreate()
     except Exception as exc:  # no Java, an unreachable master ...
         raise ConfigError(f"could not start Spark (master {master}): {type(exc).__name__}: {exc}. "
                           "Spark needs Java 17 (JAVA_HOME or java on PATH) and a reachable --spark-master.") from None
