@@ -168,11 +168,13 @@ def build_session(master: str = "local[*]", conf: dict | None = None, app_name: 
     builder = SparkSession.builder.master(master).appName(app_name)
     # temporary views only: keep Spark from making spark-warehouse/ in the working directory
     warehouse = {"spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), "invreconcile-spark-warehouse")}
-    # the driver's log (a JVM started here): errors only, a failing task's stack not printed
-    # before the error Python gives (spark-log4j2.properties)
-    log = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG}"}
-    for key, value in {**warehouse, **DEFAULT_CONF, **log, **(conf or {})}.items():
+    for key, value in {**warehouse, **DEFAULT_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
+    # the log of a driver started here: errors only, a failing task's stack not printed before
+    # the error Python gives (spark-log4j2.properties); through the launcher's environment,
+    # before the Java options a user configured (spark.driver.extraJavaOptions), which win
+    given = os.environ.get("SPARK_SUBMIT_OPTS")
+    os.environ["SPARK_SUBMIT_OPTS"] = f"-Dlog4j2.configurationFile={LOG_CONFIG} {given or ''}".strip()
     try:
         with warnings.catch_warnings():   # the parity tests run Spark with pandas 3 (tests/test_spark.py)
             warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
@@ -180,6 +182,11 @@ def build_session(master: str = "local[*]", conf: dict | None = None, app_name: 
     except Exception as exc:  # no Java, an unreachable master ...
         raise ConfigError(f"could not start Spark (master {master}): {type(exc).__name__}: {exc}. "
                           "Spark needs Java 17 (JAVA_HOME or java on PATH) and a reachable --spark-master.") from None
+    finally:
+        if given is None:
+            os.environ.pop("SPARK_SUBMIT_OPTS", None)
+        else:
+            os.environ["SPARK_SUBMIT_OPTS"] = given
     session.sparkContext.setLogLevel(log_level)
     return session
 
