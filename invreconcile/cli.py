@@ -721,7 +721,8 @@ def _require_stores(stores, db, records=None, option: str = "--store", lake_dir=
         held |= records.stores()
     elif lake_dir:
         from .engines.duckdb import lake_index, lake_stores
-        held |= lake_stores(lake_index(Path(lake_dir)))
+        from .lake import require_lake
+        held |= lake_stores(lake_index(require_lake(lake_dir)))   # not a lake: says so first
     else:
         held |= {s for (s,) in db.conn.execute(" UNION ".join(
             f"SELECT DISTINCT store FROM {t}" for t in ("settlements", "sales", "purchases", "stock_counts", "rejects")))}
