@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import signal
 import sys
 import time
@@ -19,7 +18,7 @@ import click
 
 from . import codes as codes_mod
 from .engines import ENGINES, SQLiteEngine
-from .errors import InvReconcileError
+from .errors import ConfigError, InvReconcileError
 from .headers import KINDS
 from .ledger import open_ledger, status as ledger_status
 from .records import reason_text
@@ -45,9 +44,12 @@ db_option = click.option("--db", "db_path", default="invreconcile.db", show_defa
 
 def _memory_limit(ctx, param, value):
     """A --memory-limit DuckDB will take (it fails on '4XB' with a traceback)."""
-    if value and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]i?B\s*", value, flags=re.I):
+    from .engines.duckdb import memory_bytes
+    try:
+        memory_bytes(value)
+    except ConfigError:
         raise click.BadParameter(T(f"应为 4GB 或 500MB 这样的大小，实际为 {value}",
-                                   f"expected a size like 4GB or 500MB, found {value}"))
+                                   f"expected a size like 4GB or 500MB, found {value}")) from None
     return value
 
 

@@ -970,7 +970,7 @@ class DuckDBEngine(TranslatingEngine):
         """An engine for batches of this lake on a database of its own: 1/n of the memory
         limit and of the threads, with a copy of the tables this one made (opening hours)."""
         memory_limit, threads = self._options
-        share = f"{_memory_bytes(memory_limit) // n // 2 ** 20}MB"
+        share = f"{memory_bytes(memory_limit) // n // 2 ** 20}MB"
         worker = DuckDBEngine(None, memory_limit=share, threads=max(1, (threads or os.cpu_count() or 1) // n))
         # buffer blocks from memory taken once for all the worker's batches: DuckDB otherwise
         # gives a batch's memory back to the system and the next batch faults it in again
@@ -1150,19 +1150,21 @@ def _lake_bytes(index: dict) -> int:
     return sum(n for files in index.values() for _, _, n in files)
 
 
-def _memory_bytes(memory_limit: str | None) -> int:
-    """DuckDB's memory limit in bytes (its default: 80% of RAM)."""
+def memory_bytes(memory_limit: str | None) -> int:
+    """DuckDB's memory limit in bytes (its default: 80% of RAM); a ConfigError for a text
+    DuckDB would not take (it needs a unit: '4G', '4GB', '500 MiB')."""
     if memory_limit:
-        m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)I?B?\s*", memory_limit.upper())
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT])I?B?\s*", memory_limit.upper())
         if not m:
-            raise ConfigError(f"memory limit '{memory_limit}': expected a size like 4GB or 500MB.")
-        return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " "))
+            raise ConfigError(f"memory limit '{memory_limit}': expected a size like 4GB or 500MB.",
+                              zh=f"内存上限 '{memory_limit}'：应为 4GB 或 500MB 这样的大小。")
+        return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2)))
     return int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
 def _parquet_budget(memory_limit: str | None) -> int:
     """Bytes of Parquet whose tables fit in half of DuckDB's memory limit."""
-    return int(_memory_bytes(memory_limit) / 2 / IN_MEMORY_PER_PARQUET_BYTE)
+    return int(memory_bytes(memory_limit) / 2 / IN_MEMORY_PER_PARQUET_BYTE)
 
 
 def allocator_env(environ=None) -> dict | None:
