@@ -19,6 +19,7 @@ import click
 from . import codes as codes_mod
 from .engines import ENGINES, SQLiteEngine
 from .errors import ConfigError, InvReconcileError
+from .findings import CATEGORIES, SEVERITIES, word
 from .headers import KINDS
 from .ledger import open_ledger, status as ledger_status
 from .records import reason_text
@@ -335,18 +336,20 @@ def _print_findings_summary(result, privacy, limit: int = 20) -> None:
     s = result.summary()
     click.echo(T(f"发现 {s['findings']} 条疑点（运行规则 {len(s['rules_run'])} 条）",
                  f"{s['findings']} findings ({len(s['rules_run'])} rules run)"))
+    from .reports.xlsx import display_width
+    lang = _lang()
     for cat, sev in sorted(s["by_category"].items()):
-        click.echo(f"  {cat:<16} " + T(f"高 {sev['high']}  中 {sev['medium']}  低 {sev['low']}",
+        name = word(CATEGORIES, cat, lang)
+        click.echo(f"  {name}{' ' * max(1, 32 - display_width(name))}" + T(f"高 {sev['high']}  中 {sev['medium']}  低 {sev['low']}",
                                       f"high {sev['high']}  medium {sev['medium']}  low {sev['low']}"))
     if s["amount_at_risk_by_store"]:
         click.echo(T("涉及医保基金（元），按门店：", "Insurance money at risk (yuan) by store:"))
         for store, amount in s["amount_at_risk_by_store"].items():
             click.echo(f"  {store:<14} {amount:>12,.2f}")
-    lang = _lang()
     for f in itertools.islice(result.iter_findings(), limit):
         title = f.title_en if lang == "en" else f.title_zh
         msg = _shown(f, lang, privacy)["message"]
-        click.echo(f"[{f.severity}] {f.id}  {f.store}  {title}: {msg}")
+        click.echo(f"[{word(SEVERITIES, f.severity, lang)}] {f.id}  {f.store}  {title}: {msg}")
     if s["findings"] > limit:
         click.echo(T(f"……另有 {s['findings'] - limit} 条，用 --json 导出或 invreconcile explain ID 查看",
                      f"... {s['findings'] - limit} more: export with --json or see invreconcile explain ID"))
@@ -486,7 +489,7 @@ def rules_cmd(config):
     for r in rules:
         title = r.title_en if lang == "en" else r.title_zh
         off = T("（已停用）", " (disabled)") if r.id in cfg.disabled else ""
-        click.echo(f"\n{r.id}  [{r.category}, {r.severity}]  {title}{off}")
+        click.echo(f"\n{r.id}  [{word(CATEGORIES, r.category, lang)}, {word(SEVERITIES, r.severity, lang)}]  {title}{off}")
         why = r.why_en if lang == "en" else r.why_zh
         if why:
             click.echo(f"  {why}")
@@ -515,7 +518,8 @@ def explain(finding_id, lake_dir, db_path, reveal):
     lang = _lang()
     privacy = _privacy(reveal, None)
     shown_f = _shown(f, lang, privacy)
-    click.echo(f"{f.id}  [{f.category}, {f.severity}]  {f.title_en if lang == 'en' else f.title_zh}")
+    click.echo(f"{f.id}  [{word(CATEGORIES, f.category, lang)}, {word(SEVERITIES, f.severity, lang)}]  "
+               f"{f.title_en if lang == 'en' else f.title_zh}")
     click.echo(f"  {T('门店', 'store')}: {f.store}   {T('期间', 'period')}: {f.period}   "
                f"{T('涉及医保金额', 'amount at risk')}: {f.amount_at_risk:.2f}")
     click.echo(f"  {shown_f['message']}")

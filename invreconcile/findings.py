@@ -19,6 +19,25 @@ from dataclasses import dataclass, field, fields
 from typing import Iterable, Iterator
 
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1}
+#: what a category and a severity are called in a language: (Chinese, English)
+CATEGORIES = {
+    "phantom_sale": ("虚假购药", "Phantom sale"),
+    "substitution": ("串换药品", "Substitution"),
+    "duplicate_code": ("追溯码重复结算（回流药）", "Resold trace code"),
+    "unknown_code": ("来源不明的追溯码", "Unknown trace code"),
+    "abnormal_swipe": ("异常刷卡", "Abnormal card swipes"),
+    "stock_mismatch": ("账实不符", "Stock mismatch"),
+    "price_anomaly": ("价格异常", "Price anomaly"),
+    "data_quality": ("数据质量（无法判断）", "Data quality (could not judge)"),
+}
+SEVERITIES = {"high": ("高", "High"), "medium": ("中", "Medium"), "low": ("低", "Low")}
+
+
+def word(words: dict, key, lang: str):
+    """``key``'s name in ``lang`` from ``words`` (:data:`CATEGORIES`, :data:`SEVERITIES`);
+    a key it does not know as it is."""
+    names = words.get(key)
+    return key if names is None else names[1 if lang == "en" else 0]
 EVIDENCE_LIMIT = 200
 
 FINDINGS_DDL = """

@@ -110,6 +110,15 @@ def test_file_the_system_refuses_is_named_without_a_traceback(run):
     assert "cannot read or write no_such_folder/findings.json: No such file or directory" in res.output
 
 
+def test_categories_and_severities_in_the_users_language(run):
+    from invreconcile.findings import CATEGORIES, SEVERITIES
+    from invreconcile.rules import builtin_rules
+    zh, en = run("rules").output, run("--lang", "en", "rules").output
+    for rule in builtin_rules():
+        assert f"{rule.id}  [{CATEGORIES[rule.category][0]}, {SEVERITIES[rule.severity][0]}]  {rule.title_zh}" in zh
+        assert f"{rule.id}  [{CATEGORIES[rule.category][1]}, {SEVERITIES[rule.severity][1]}]  {rule.title_en}" in en
+
+
 def test_rules_lists_every_rule_with_parameters(run):
     from invreconcile.rules import builtin_rules
     res = run("--lang", "en", "rules")

@@ -11,14 +11,14 @@ from click.testing import CliRunner
 
 from invreconcile.audit import run_audit
 from invreconcile.cli import main
-from invreconcile.findings import load
+from invreconcile.findings import CATEGORIES, SEVERITIES, load
 from invreconcile.importer import import_paths
 from invreconcile.ledger import open_ledger
 from invreconcile.reports import Privacy, build_report, rank_stores, sample_stores
 from invreconcile.reports.selfcheck import build_selfcheck, write_selfcheck_xlsx
 from invreconcile.reports.tables import write_csv, write_json
 from invreconcile.reports.xlsx import write_xlsx
-from invreconcile.rules import load_config
+from invreconcile.rules import builtin_rules, load_config
 from invreconcile.sample import generate
 
 from ledger_builder import build, dispense  # tests/ is on sys.path
@@ -152,14 +152,18 @@ def test_workbook_structure(chain, tmp_path):
     names = wb.sheetnames
     assert names[0] == "概览" and names[1] == "风险排名" and names[-2:] == ["证据", "数据质量与拒收"]
     rules = sorted({d["rule"] for d in report.findings if not d["rule"].startswith("dq_")})
-    assert [n for n in names[2:-2]] == [r[:31] for r in rules]
+    titles = {r.id: r.title_zh.replace("/", "、") for r in builtin_rules()}
+    assert [n for n in names[2:-2]] == [titles[r] for r in rules]   # a rule's sheet by its Chinese title
     assert all(len(n) <= 31 for n in names) and len(set(names)) == len(names)
     for ws in wb.worksheets[1:]:
         assert ws.freeze_panes == "A2"
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
         assert all((ws.column_dimensions[c].width or 0) >= 8 for c in "ABC")
-    ws = wb[rules[0]]
+    ws = wb[titles[rules[0]]]
     heads = [c.value for c in ws[1]]
+    first = next(d for d in report.findings if d["rule"] == rules[0])
+    assert (ws.cell(2, heads.index("严重程度") + 1).value, ws.cell(2, heads.index("类别") + 1).value) == (
+        SEVERITIES[first["severity"]][0], CATEGORIES[first["category"]][0])   # words, not codes
     money = ws.cell(2, heads.index("涉及医保金额（元）") + 1)
     assert money.number_format == "#,##0.00" and isinstance(money.value, float)
     day = ws.cell(2, heads.index("起始日") + 1)
@@ -170,6 +174,8 @@ def test_workbook_structure(chain, tmp_path):
     assert ev.max_row == len(report.evidence) + 1
     en = openpyxl.load_workbook(write_xlsx(build_report(db, lang="en"), tmp_path / "en.xlsx"))
     assert en.sheetnames[0] == "Summary" and en["Evidence"]["E1"].value == "source file"
+    assert en.sheetnames[2:-2] == [r[:31] for r in rules]   # in English by the rule's id
+    assert en[rules[0][:31]]["B2"].value == SEVERITIES[first["severity"]][1]
 
 
 def test_report_model_is_deterministic_and_filters(chain):

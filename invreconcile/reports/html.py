@@ -31,6 +31,8 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from ..findings import CATEGORIES, SEVERITIES
+
 __all__ = ["write_html", "render_html", "write_selfcheck_html", "render_selfcheck_html", "yuan", "esc"]
 
 # --------------------------------------------------------------------------- helpers
@@ -130,22 +132,11 @@ def _ts(value):
 
 # --------------------------------------------------------------------------- words
 
-CATEGORIES = {
-    "phantom_sale": ("虚假购药", "Phantom sale"),
-    "substitution": ("串换药品", "Substitution"),
-    "duplicate_code": ("追溯码重复结算（回流药）", "Resold trace code"),
-    "unknown_code": ("来源不明的追溯码", "Unknown trace code"),
-    "abnormal_swipe": ("异常刷卡", "Abnormal card swipes"),
-    "stock_mismatch": ("账实不符", "Stock mismatch"),
-    "price_anomaly": ("价格异常", "Price anomaly"),
-    "data_quality": ("数据质量（无法判断）", "Data quality (could not judge)"),
-}
 CATEGORY_COLORS = {
     "phantom_sale": "#c0392b", "substitution": "#d35400", "duplicate_code": "#8e44ad",
     "unknown_code": "#6c3483", "abnormal_swipe": "#2471a3", "stock_mismatch": "#16a085",
     "price_anomaly": "#b7950b", "data_quality": "#7f8c8d",
 }
-SEVERITIES = {"high": ("高", "High"), "medium": ("中", "Medium"), "low": ("低", "Low")}
 SEVERITY_ORDER = ["high", "medium", "low"]
 TABLES = {
     "settlements": ("结算", "settlement"), "settlement_lines": ("结算明细", "settlement line"),

@@ -19,7 +19,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from ..findings import load as load_findings
+from ..findings import SEVERITIES, load as load_findings
 from .model import Document, _rejects, _table_exists, mask_finding
 from .privacy import Privacy, ledger_persons
 from .xlsx import Col, kv, new_cell, set_widths, sheet_name, write_table
@@ -190,7 +190,7 @@ STOCK_COLUMNS = [
     Col("evidence", "证据（文件:行）", "evidence (file:row)", "list"),
 ]
 GAP_COLUMNS = [
-    Col("title", "问题", "issue"), Col("rule", "规则", "rule"), Col("severity", "严重程度", "severity"),
+    Col("title", "问题", "issue"), Col("rule", "规则", "rule"), Col("severity", "严重程度", "severity", words=SEVERITIES),
     Col("period", "期间", "period"), Col("message", "说明", "description"), Col("items", "商品编码", "items", "list"),
     Col("setl_ids", "结算ID", "settlements", "list"), Col("id", "疑点编号", "finding id"),
     Col("evidence_refs", "证据（文件:行）", "evidence (file:row)", "list"),

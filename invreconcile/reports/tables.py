@@ -2,7 +2,8 @@
 
 JSON: the whole report (money in fen as integers, as in the model), UTF-8.
 CSV: the findings table (and, when ``-o`` is a directory, evidence, data quality and
-ranking too), UTF-8 with BOM so that Excel opens Chinese right. A text that begins with
+ranking too), as the workbook shows them (headers, categories and severities in the
+report's language), UTF-8 with BOM so that Excel opens Chinese right. A text that begins with
 ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading single quote, because a CSV file has
 no cell types and Excel would run it as a formula.
 """
@@ -97,7 +98,7 @@ def write_csv_table(path, columns: list[Col], rows: list[dict], lang: str) -> Pa
         w = csv.writer(fh)
         w.writerow([c.head(lang) for c in columns])
         for row in rows:
-            w.writerow([csv_cell(row.get(c.key), c.kind) for c in columns])
+            w.writerow([csv_cell(c.value(row, lang), c.kind) for c in columns])
     return path
 
 

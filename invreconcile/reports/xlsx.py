@@ -1,11 +1,12 @@
 """The Excel workbook of a :class:`~invreconcile.reports.model.Report`.
 
 Sheets: a summary (privacy note first, stores, period, data loaded, findings by category
-and severity, money at risk), the risk ranking, one sheet per rule with its findings, the
-evidence (ledger rows behind each finding, with source file and row), and data quality
-(dq_ findings and rejected rows). Every table has a frozen header row, an auto-filter and
+and severity, money at risk), the risk ranking, one sheet per rule with its findings (named
+by the rule's title in Chinese, by its id in English), the evidence (ledger rows behind
+each finding, with source file and row), and data quality (dq_ findings and rejected
+rows). Every table has a frozen header row, an auto-filter and
 readable column widths; money is a number formatted as yuan, times and days are real
-dates, headers are Chinese (English with ``lang="en"``).
+dates, headers, categories and severities are Chinese (English with ``lang="en"``).
 
 Safe to open: every text is written as a string cell (never a formula), and a text that
 begins with ``=``, ``+``, ``-``, ``@``, tab or CR also gets Excel's quote prefix, so that
@@ -27,6 +28,8 @@ from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from ..findings import CATEGORIES, SEVERITIES, word
+
 MONEY_FORMAT = "#,##0.00"
 DAY_FORMAT = "yyyy-mm-dd"
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -44,9 +47,15 @@ class Col:
     zh: str
     en: str
     kind: str = "text"     # text, int, float, money (fen), pct, day, ts, list
+    words: dict | None = None   # values shown by their name in the language (findings.CATEGORIES)
 
     def head(self, lang: str) -> str:
         return self.en if lang == "en" else self.zh
+
+    def value(self, row: dict, lang: str):
+        """This column's value in ``row`` as the cell shows it."""
+        v = row.get(self.key)
+        return word(self.words, v, lang) if self.words else v
 
 
 def display_width(text: str) -> int:
@@ -129,7 +138,7 @@ def table_widths(columns: list[Col], rows: list[dict], lang: str) -> list[float]
     widths = [display_width(c.head(lang)) for c in columns]
     for row in rows:
         for j, c in enumerate(columns):
-            widths[j] = max(widths[j], display_width(convert(row.get(c.key), c.kind)[2].split("\n")[0]))
+            widths[j] = max(widths[j], display_width(convert(c.value(row, lang), c.kind)[2].split("\n")[0]))
     return [max(8, min(w + 2, 60)) for w in widths]
 
 
@@ -154,7 +163,7 @@ def write_table(ws, columns: list[Col], rows: list[dict], lang: str, sheet: bool
         header.append(cell)
     ws.append(header)
     for row in rows:
-        ws.append([new_cell(ws, row.get(c.key), c.kind) for c in columns])
+        ws.append([new_cell(ws, c.value(row, lang), c.kind) for c in columns])
 
 
 def sheet_name(wanted: str, used: set) -> str:
@@ -173,8 +182,8 @@ def sheet_name(wanted: str, used: set) -> str:
 
 FINDING_COLUMNS = [
     Col("id", "疑点编号", "finding id"),
-    Col("severity", "严重程度", "severity"),
-    Col("category", "类别", "category"),
+    Col("severity", "严重程度", "severity", words=SEVERITIES),
+    Col("category", "类别", "category", words=CATEGORIES),
     Col("store", "门店", "store"),
     Col("period", "期间", "period"),
     Col("day_first", "起始日", "first day", "day"),
@@ -297,7 +306,7 @@ def write_summary(ws, report) -> None:
     section = Font(bold=True, size=12)
     for title, columns, rows in (
             (t("按类别和严重程度的疑点数", "Findings by category and severity"),
-             [Col("category", "类别", "category"), Col("high", "高", "high", "int"), Col("medium", "中", "medium", "int"),
+             [Col("category", "类别", "category", words=CATEGORIES), Col("high", "高", "high", "int"), Col("medium", "中", "medium", "int"),
               Col("low", "低", "low", "int"), Col("money", "涉及医保基金（元）", "money at risk (yuan)", "money")],
              cat_rows),
             (t("按门店的涉及医保基金", "Money at risk by store"),
@@ -319,9 +328,12 @@ def write_xlsx(report, path) -> Path:
     if report.ranking:
         write_table(wb.create_sheet(sheet_name(t("风险排名", "Risk ranking"), used)), RANKING_COLUMNS,
                     ranking_rows(report), lang)
-    for rule in sorted({f["rule"] for f in report.findings if not f["rule"].startswith("dq_")}):
+    titles = {f["rule"]: f["title"] for f in report.findings}
+    for rule in sorted(r for r in titles if not r.startswith("dq_")):
         rows = [f for f in report.findings if f["rule"] == rule]
-        write_table(wb.create_sheet(sheet_name(rule, used)), FINDING_COLUMNS, rows, lang)
+        # a rule's sheet named by its id in English, by its title in Chinese (every title fits)
+        name = rule if lang == "en" else titles[rule].replace("/", "、")
+        write_table(wb.create_sheet(sheet_name(name, used)), FINDING_COLUMNS, rows, lang)
     write_table(wb.create_sheet(sheet_name(t("证据", "Evidence"), used)), EVIDENCE_COLUMNS, report.evidence, lang)
     write_table(wb.create_sheet(sheet_name(t("数据质量与拒收", "Data quality"), used)), QUALITY_COLUMNS,
                 quality_rows(report), lang)
