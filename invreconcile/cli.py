@@ -65,6 +65,9 @@ class Main(click.Group):
             return super().invoke(ctx)
         except InvReconcileError as exc:
             raise click.ClickException(exc.zh if exc.zh and _lang() == "zh" else str(exc)) from None
+        except BrokenPipeError:   # whoever read the output stopped (`| head`): stop quietly, as a shell's tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # what is left unflushed goes nowhere
+            sys.exit(128 + signal.SIGPIPE)
         except OSError as exc:   # the system refused a file: full disk, no such folder, no permission
             where = exc.filename or T("文件", "a file")
             raise click.ClickException(T(

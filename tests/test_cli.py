@@ -110,6 +110,20 @@ def test_file_the_system_refuses_is_named_without_a_traceback(run):
     assert "cannot read or write no_such_folder/findings.json: No such file or directory" in res.output
 
 
+def test_output_to_a_reader_that_stopped_ends_quietly(tmp_path):
+    """`invreconcile rules | head -2`: the rest of the output has nowhere to go; the command
+    stops with the shell's code for that (141), not with an error about a file."""
+    import os
+    import subprocess
+    import sys
+    r, w = os.pipe()
+    os.close(r)   # the reader is gone before the first line
+    res = subprocess.run([sys.executable, "-c", "from invreconcile.cli import run; run()", "rules"], stdout=w,
+                         stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=120)
+    os.close(w)
+    assert (res.returncode, res.stderr) == (141, "")
+
+
 def test_categories_and_severities_in_the_users_language(run):
     from invreconcile.findings import CATEGORIES, SEVERITIES
     from invreconcile.rules import builtin_rules
