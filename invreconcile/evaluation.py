@@ -46,9 +46,6 @@ PATTERN_RULES: dict[str, tuple[str, ...]] = {
     "store_outlier": ("store_outlier",),
 }
 
-SEVERITIES = ("low", "medium", "high")
-
-
 def _set(x) -> set:
     if not x:
         return set()

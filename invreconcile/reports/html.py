@@ -137,7 +137,6 @@ CATEGORY_COLORS = {
     "unknown_code": "#6c3483", "abnormal_swipe": "#2471a3", "stock_mismatch": "#16a085",
     "price_anomaly": "#b7950b", "data_quality": "#7f8c8d",
 }
-SEVERITY_ORDER = ["high", "medium", "low"]
 TABLES = {
     "settlements": ("结算", "settlement"), "settlement_lines": ("结算明细", "settlement line"),
     "sales": ("销售", "sale"), "purchases": ("采购", "purchase"), "stock_counts": ("盘存", "stock count"),
@@ -1073,15 +1072,15 @@ def _cat_sev_table(findings, w: _Words, cat_fen: dict | None = None, total_fen: 
     cats = [c for c in CATEGORIES if c in counts] + sorted(c for c in counts if c not in CATEGORIES and c)
     if not cats:
         return ""
-    head = (f'<tr><th>{esc(w("category"))}</th>' + "".join(f'<th class="num">{esc(w.sev(s))}</th>' for s in SEVERITY_ORDER)
+    head = (f'<tr><th>{esc(w("category"))}</th>' + "".join(f'<th class="num">{esc(w.sev(s))}</th>' for s in SEVERITIES)
             + f'<th class="num">{esc(w("total"))}</th><th class="num">{esc(w("amount"))}</th></tr>')
     rows = []
     for c in cats:
         rows.append(f'<tr><td>{esc(w.cat(c))}</td>' + "".join(
-            f'<td class="num">{counts[c].get(s, 0) or ""}</td>' for s in SEVERITY_ORDER)
+            f'<td class="num">{counts[c].get(s, 0) or ""}</td>' for s in SEVERITIES)
             + f'<td class="num"><b>{sum(counts[c].values())}</b></td><td class="num">{esc(yuan(money[c]))}</td></tr>')
     rows.append(f'<tr><th>{esc(w("total"))}</th>' + "".join(
-        f'<th class="num">{sum(counts[c].get(s, 0) for c in cats)}</th>' for s in SEVERITY_ORDER)
+        f'<th class="num">{sum(counts[c].get(s, 0) for c in cats)}</th>' for s in SEVERITIES)
         + f'<th class="num">{len(findings)}</th><th class="num">{esc(yuan(total_fen if total_fen is not None else sum(money.values())))}</th></tr>')
     return (f'<h3>{esc(w("by_cat_sev"))}</h3><table id="summary-table"><thead>{head}</thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
@@ -1101,11 +1100,11 @@ def _store_table(findings, stores, w: _Words, link) -> str:
             by[f.get("severity")] += 1
         rows.append((sum(_f_fen(f) for f in fs), s, by, len(fs)))
     rows.sort(key=lambda r: (-r[0], r[1]))
-    head = (f'<tr><th>{esc(w("store"))}</th>' + "".join(f'<th class="num">{esc(w.sev(s))}</th>' for s in SEVERITY_ORDER)
+    head = (f'<tr><th>{esc(w("store"))}</th>' + "".join(f'<th class="num">{esc(w.sev(s))}</th>' for s in SEVERITIES)
             + f'<th class="num">{esc(w("total"))}</th><th class="num">{esc(w("amount"))}</th></tr>')
     body = "".join(
         f'<tr><td><a href="{link(s)}" data-store-link="{esc(s)}">{esc(s)}</a></td>'
-        + "".join(f'<td class="num">{by.get(x, 0) or ""}</td>' for x in SEVERITY_ORDER)
+        + "".join(f'<td class="num">{by.get(x, 0) or ""}</td>' for x in SEVERITIES)
         + f'<td class="num">{n}</td><td class="num">{esc(yuan(fen))}</td></tr>'
         for fen, s, by, n in rows)
     return f'<h3>{esc(w.pick("按门店", "By store"))}</h3><table id="store-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
@@ -1143,7 +1142,7 @@ def _ranking_table(ranking: list[dict], w: _Words, link) -> str:
     head = (f'<tr><th class="num">{esc(w.col("rank"))}</th><th>{esc(w("store"))}</th><th class="num">{esc(w.col("score"))}</th>'
             f'<th class="num">{esc(w("amount"))}</th><th class="num">{esc(w("settlements_total"))}</th>'
             f'<th class="num">{esc(w("findings_total"))}</th>'
-            + "".join(f'<th class="num">{esc(w.sev(s))}</th>' for s in SEVERITY_ORDER)
+            + "".join(f'<th class="num">{esc(w.sev(s))}</th>' for s in SEVERITIES)
             + f'<th>{esc(w("reasons"))}</th></tr>')
     body = []
     for r in ranking:
@@ -1159,7 +1158,7 @@ def _ranking_table(ranking: list[dict], w: _Words, link) -> str:
             f'<td class="num"><b>{esc(_num(score) if isinstance(score, (int, float)) else score)}</b></td>'
             f'<td class="num">{esc(yuan(r.get("money_at_risk_fen") or 0))}</td>'
             f'<td class="num">{esc(_num(r.get("settlements") or 0))}</td><td class="num">{esc(r.get("findings") or 0)}</td>'
-            + "".join(f'<td class="num">{by.get(x, 0) or ""}</td>' for x in SEVERITY_ORDER)
+            + "".join(f'<td class="num">{by.get(x, 0) or ""}</td>' for x in SEVERITIES)
             + f'<td><small>{"<br>".join(esc(x) for x in reasons)}</small></td></tr>')
     return (f'<h3 id="ranking">{esc(w("ranking"))}</h3><table id="ranking-table"><thead>{head}</thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
@@ -1175,7 +1174,7 @@ def _filters(findings, w: _Words, total_fen) -> str:
     stores = sorted({f.get("store") for f in findings if f.get("store")})
     cats = [c for c in CATEGORIES if any(f.get("category") == c for f in findings)]
     cats += sorted({f.get("category") for f in findings if f.get("category") and f.get("category") not in CATEGORIES})
-    sevs = [s for s in SEVERITY_ORDER if any(f.get("severity") == s for f in findings)]
+    sevs = [s for s in SEVERITIES if any(f.get("severity") == s for f in findings)]
     count = (f'{esc(w("showing"))} <span id="count">{len(findings)}</span> {esc(w("of"))} '
              f'<span id="count-total">{len(findings)}</span> {esc(w("findings_unit"))} '
              f'<span id="count-money">{esc(yuan(total_fen))}</span> {esc(w("yuan"))}')

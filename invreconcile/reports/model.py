@@ -16,13 +16,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
-from ..findings import load as load_findings
+from ..findings import SEVERITIES, load as load_findings
 from ..ledger import placeholders, scope_sql, status as ledger_status
 from ..records import reason_text
 from .privacy import PERSONAL_COLUMNS, Privacy, ledger_persons
 from .ranking import money_at_risk, rank_stores
 
-SEVERITIES = ("high", "medium", "low")
 #: largest stock differences kept for the chart
 STOCK_GAPS_LIMIT = 50
 #: evidence columns taken from the row of the table an evidence reference points at

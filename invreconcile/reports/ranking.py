@@ -30,10 +30,10 @@ import random
 import statistics
 import sys
 
+from ..findings import SEVERITY_RANK
 from ..ledger import placeholders, scope_sql
 
 WEIGHTS = {"money": 40.0, "severity": 25.0, "rate": 20.0, "peer": 15.0}
-SEVERITY_POINTS = {"high": 3, "medium": 2, "low": 1}
 Z_CAP = 3.0
 
 
@@ -143,7 +143,7 @@ def rank_stores(db, findings, *, stores=None, since=None, until=None, lang: str 
             "store": store, "money_at_risk_fen": m, "insurance_fen": st["insurance_fen"],
             "money_rate": (m / st["insurance_fen"]) if st["insurance_fen"] else 0.0,
             "settlements": st["settlements"], "findings": len(fs), "by_severity": by_sev,
-            "severity_points": sum(SEVERITY_POINTS[k] * n for k, n in by_sev.items()),
+            "severity_points": sum(SEVERITY_RANK[k] * n for k, n in by_sev.items()),
             "per_1000": (1000 * len(fs) / st["settlements"]) if st["settlements"] else 0.0,
             "rules": sorted({_get(f, "rule") for f in fs}),
         })

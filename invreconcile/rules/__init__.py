@@ -50,11 +50,8 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..findings import EVIDENCE_LIMIT
+from ..findings import CATEGORIES, EVIDENCE_LIMIT, SEVERITIES
 
-CATEGORIES = ("phantom_sale", "substitution", "duplicate_code", "unknown_code", "abnormal_swipe",
-              "stock_mismatch", "price_anomaly", "data_quality")
-SEVERITIES = ("low", "medium", "high")
 SCOPES = ("store_group", "all_stores")
 
 #: parameters every rule may use; override in the config's [audit] table.
@@ -130,7 +127,8 @@ def parse_rule(text: str, path: str = "") -> Rule:
     if missing:
         raise ConfigError(f"{path}: rule header lacks {', '.join(missing)}.")
     if meta["category"] not in CATEGORIES or meta["severity"] not in SEVERITIES:
-        raise ConfigError(f"{path}: category must be one of {CATEGORIES} and severity one of {SEVERITIES}.")
+        raise ConfigError(f"{path}: category must be one of {', '.join(CATEGORIES)} and severity one of "
+                          f"{', '.join(SEVERITIES)}.")
     if meta.get("scope", "store_group") not in SCOPES:
         raise ConfigError(f"{path}: scope must be one of {SCOPES}, not '{meta['scope']}'.")
     return Rule(id=meta["id"], category=meta["category"], severity=meta["severity"],
