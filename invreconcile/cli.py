@@ -487,8 +487,8 @@ def rules_cmd(config):
     cfg = load_config(config, rules)
     lang = _lang()
     click.echo(T("全局参数（配置文件 [audit]）：", "Global parameters ([audit] in the config):"))
-    for name, (default, doc) in GLOBAL_PARAMS.items():
-        click.echo(f"  {name} = {cfg.globals.get(name, default)!r}  # {doc}")
+    for name, (default, doc, doc_zh) in GLOBAL_PARAMS.items():
+        click.echo(f"  {name} = {cfg.globals.get(name, default)!r}  # {doc if lang == 'en' else doc_zh}")
     for r in rules:
         title = r.title_en if lang == "en" else r.title_zh
         off = T("（已停用）", " (disabled)") if r.id in cfg.disabled else ""
@@ -498,7 +498,7 @@ def rules_cmd(config):
             click.echo(f"  {why}")
         values = r.bind(cfg.overrides(r))
         for p in r.params:
-            click.echo(f"  [rules.{r.id}] {p.name} = {values[p.name]!r}  # {p.doc}")
+            click.echo(f"  [rules.{r.id}] {p.name} = {values[p.name]!r}  # {p.meaning(lang)}")
 
 
 @main.command()

@@ -142,7 +142,18 @@ def test_rules_lists_every_rule_with_parameters(run):
         assert rule.why_en and rule.why_zh, f"{rule.id} lacks an explanation"
         for p in rule.params:
             assert f"[rules.{rule.id}] {p.name} = " in res.output
-            assert p.doc, f"{rule.id}.{p.name} is undocumented"
+            assert p.doc and p.doc_zh, f"{rule.id}.{p.name} is undocumented in English or Chinese"
+    zh = run("rules").output
+    assert all(f"  # {p.doc_zh}\n" in zh for rule in builtin_rules() for p in rule.params)
+
+
+def test_a_chinese_meaning_of_a_parameter_the_rule_does_not_have_is_refused():
+    from invreconcile.errors import ConfigError
+    from invreconcile.rules import parse_rule
+    head = "-- id: x\n-- category: phantom_sale\n-- severity: low\n-- title_zh: 甲\n-- title_en: x\n-- param n = 2  # how many\n"
+    assert parse_rule(head + "-- param_zh n: 多少\nSELECT 1").params[0].meaning("zh") == "多少"
+    with pytest.raises(ConfigError, match="param_zh for m, which the rule has no param line of"):
+        parse_rule(head + "-- param_zh m: 多少\nSELECT 1", "x.sql")
 
 
 def test_import_progress_on_a_terminal_only(tmp_path):

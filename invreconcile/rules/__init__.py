@@ -15,8 +15,9 @@ sharing a trace code (or its case code) with it, with the events and scans of th
 the reversals of the settlements those events name and the sales of those settlements,
 which is what a batch of a large lake holds of them, see
 :class:`invreconcile.engines.duckdb.Plan`; a rule that relates rows of two stores through
-any other value or table, a person for one, needs ``all_stores``), and ``param NAME = VALUE  # meaning
-lines: named parameters bound as ``:NAME`` in the SQL. A TOML config overrides
+any other value or table, a person for one, needs ``all_stores``), ``param NAME = VALUE  # meaning``
+lines: named parameters bound as ``:NAME`` in the SQL, each followed by a ``param_zh NAME:
+含义`` line, its meaning in Chinese. A TOML config overrides
 parameters (``[rules.ID] NAME = VALUE``).
 
 Columns a rule returns (all optional except ``store``):
@@ -43,6 +44,7 @@ finding shows, findings.EVIDENCE_LIMIT; not configurable) for a rule that lists 
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -56,8 +58,8 @@ SCOPES = ("store_group", "all_stores")
 
 #: parameters every rule may use; override in the config's [audit] table.
 GLOBAL_PARAMS = {
-    "open_min": (7 * 60, "opening time, minutes after midnight (07:00)"),
-    "close_min": (23 * 60, "closing time, minutes after midnight (23:00)"),
+    "open_min": (7 * 60, "opening time, minutes after midnight (07:00)", "开门时间，零点后的分钟数（07:00）"),
+    "close_min": (23 * 60, "closing time, minutes after midnight (23:00)", "打烊时间，零点后的分钟数（23:00）"),
 }
 
 
@@ -66,6 +68,10 @@ class Param:
     name: str
     default: object
     doc: str
+    doc_zh: str = ""
+
+    def meaning(self, lang: str) -> str:
+        return self.doc if lang == "en" else self.doc_zh or self.doc
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,7 @@ class Rule:
     scope: str = "store_group"
 
     def bind(self, overrides: dict | None = None) -> dict:
-        values = {k: v for k, (v, _) in GLOBAL_PARAMS.items()}
+        values = {k: v for k, (v, *_) in GLOBAL_PARAMS.items()}
         values["evidence_limit"] = EVIDENCE_LIMIT
         values.update({p.name: p.default for p in self.params})
         for k, v in (overrides or {}).items():
@@ -95,6 +101,7 @@ class Rule:
 
 _HEADER = re.compile(r"^--\s*([a-z_]+)\s*:\s?(.*)$")
 _PARAM = re.compile(r"^--\s*param\s+([a-z_][a-z0-9_]*)\s*=\s*([^#]+?)\s*(?:#\s*(.*))?$")
+_PARAM_ZH = re.compile(r"^--\s*param_zh\s+([a-z_][a-z0-9_]*)\s*:\s*(.*)$")
 
 
 def _value(text: str):
@@ -107,6 +114,7 @@ def _value(text: str):
 def parse_rule(text: str, path: str = "") -> Rule:
     meta: dict[str, str] = {}
     params = []
+    zh: dict[str, str] = {}
     body = []
     in_header = True
     for line in text.splitlines():
@@ -114,6 +122,10 @@ def parse_rule(text: str, path: str = "") -> Rule:
             m = _PARAM.match(line)
             if m:
                 params.append(Param(m.group(1), _value(m.group(2)), (m.group(3) or "").strip()))
+                continue
+            m = _PARAM_ZH.match(line)
+            if m:
+                zh[m.group(1)] = m.group(2).strip()
                 continue
             m = _HEADER.match(line)
             if m:
@@ -129,6 +141,10 @@ def parse_rule(text: str, path: str = "") -> Rule:
     if meta["category"] not in CATEGORIES or meta["severity"] not in SEVERITIES:
         raise ConfigError(f"{path}: category must be one of {', '.join(CATEGORIES)} and severity one of "
                           f"{', '.join(SEVERITIES)}.")
+    unknown = sorted(set(zh) - {p.name for p in params})
+    if unknown:
+        raise ConfigError(f"{path}: param_zh for {', '.join(unknown)}, which the rule has no param line of.")
+    params = [dataclasses.replace(p, doc_zh=zh.get(p.name, "")) for p in params]
     if meta.get("scope", "store_group") not in SCOPES:
         raise ConfigError(f"{path}: scope must be one of {SCOPES}, not '{meta['scope']}'.")
     return Rule(id=meta["id"], category=meta["category"], severity=meta["severity"],

@@ -10,7 +10,9 @@
 -- message_zh: {store} 于 {first_ts} 至 {last_ts}（{span_min} 分钟）连续结算 {n} 笔，涉及 {n_psn} 张不同医保卡，平均每笔间隔 {avg_gap} 秒，共 {n_items} 个品种；医保基金及个人账户支付 {amount_fen} 元
 -- message_en: {store} settled {n} times for {n_psn} different cards between {first_ts} and {last_ts} ({span_min} min, {avg_gap} s apart on average, {n_items} distinct item(s)); insurance paid {amount_fen} yuan
 -- param window_sec = 300  # length of the sliding window, seconds (5 minutes)
+-- param_zh window_sec: 滑动窗口长度，秒（5 分钟）
 -- param min_cards = 8  # settlements and different cards within the window needed for a finding (8 in 5 minutes: under 40 s per card; a real customer at one counter takes 1-2 minutes)
+-- param_zh min_cards: 窗口内至少有这么多笔结算、这么多张不同医保卡才报（5 分钟 8 张：每张卡不到 40 秒；真实顾客在一个收银台要 1-2 分钟）
 WITH valid AS (
     -- only the columns used below: the windows copy every column of their input
     SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.ts, s.day, s.insurance_fen FROM v_settlement s

@@ -8,6 +8,7 @@
 -- message_zh: 追溯码 {code}（商品 {item_id}）于 {ts} 在 {store} 销售结算（{tx}），但台账中没有它或其大包装码的入库、调入或盘点记录
 -- message_en: trace code {code} (item {item_id}) was sold at {store} on {ts} ({tx}) but the ledger has no receipt, transfer in or count of it or of its case code
 -- param judge_after_days = 0  # judge only sales this many days after the store's first receipt with codes (stock from before the data)
+-- param_zh judge_after_days: 只判断门店首次带码入库这么多天之后的销售（此前的库存来自数据开始之前）
 WITH first_receipt AS (
     SELECT store, MIN(epoch) AS epoch FROM code_events
     WHERE event IN ('received', 'transfer_in') AND code_kind IN ('cn20', 'gs1', 'ma') GROUP BY store

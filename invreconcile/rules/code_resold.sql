@@ -10,6 +10,7 @@
 -- message_zh: 追溯码 {code} 在 {first_store} {first_ts} 已售出（{first_tx}），又于 {store} {ts} 再次销售结算（{tx}），其间无退货或冲销{extra_zh}
 -- message_en: trace code {code} was sold at {first_store} on {first_ts} ({first_tx}) and sold again at {store} on {ts} ({tx}) with no return or reversal in between{extra_en}
 -- param min_gap_seconds = 0  # ignore a second sale this many seconds after the first (same-second double submits)
+-- param_zh min_gap_seconds: 首次销售后这么多秒内的再次销售不计（同一秒的重复提交）
 WITH multi AS (
     -- codes in two or more transactions: only they can have been sold again (a few percent
     -- of the codes; the windows below then sort those codes' transactions only)

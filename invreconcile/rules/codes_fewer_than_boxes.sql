@@ -8,6 +8,7 @@
 -- message_zh: 结算 {setl_id} 的商品 {item_id}（{item_name}）结算 {boxes} 盒，只有 {n_codes} 个不同的追溯码
 -- message_en: settlement {setl_id} billed {boxes} boxes of item {item_id} ({item_name}) with only {n_codes} distinct trace codes
 -- param min_missing = 1  # boxes without a code before a line is reported
+-- param_zh min_missing: 缺码盒数达到这么多才报
 WITH keyed AS (
     -- per settlement line key (store, setl_id, item): its lines' units, its distinct trace
     -- codes and whether it is a split-pack sale, in one grouped pass (three groupings joined

@@ -8,7 +8,9 @@
 -- message_zh: {store} {day_first} 盘点商品 {item_id}（{item_name}）实盘 {counted}，账面 {book}，自上次盘点以来新增短少 {short} 个最小单位（价值 {value_fen} 元）
 -- message_en: stock count of item {item_id} ({item_name}) at {store} on {day_first}: counted {counted}, book {book}, {short} units missing, arisen since the previous count (worth {value_fen} yuan)
 -- param min_value_yuan = 100  # shortage value before reporting (cheap count slips are normal)
+-- param_zh min_value_yuan: 盘亏金额达到这么多元才报（便宜商品的盘点误差属正常）
 -- param min_boxes = 1  # shortage in whole boxes (packs) before reporting
+-- param_zh min_boxes: 盘亏达到这么多整盒（包装）才报
 SELECT c.store, c.day AS day_first, c.month AS period, c.item_id, c.item_id AS items, i.item_name, c.counted, c.book,
        -c.new_diff AS short, CAST(-c.new_diff * i.unit_fen AS INTEGER) AS value_fen, 0 AS amount_fen,
        c.refs AS evidence

@@ -8,8 +8,11 @@
 -- message_zh: {store} {day_first} 盘点商品 {item_id}（{item_name}）实盘 {counted}，账面 {book}，自上次盘点以来新增盘盈 {diff} 个最小单位（约 {boxes} 盒，价值 {value_fen} 元）
 -- message_en: stock count of item {item_id} ({item_name}) at {store} on {day_first}: counted {counted}, book {book}: {diff} units more than the books, arisen since the previous count (about {boxes} boxes, worth {value_fen} yuan)
 -- param min_boxes = 1  # surplus in whole boxes before reporting
+-- param_zh min_boxes: 盘盈达到这么多整盒才报
 -- param min_value_yuan = 50  # surplus value before reporting
+-- param_zh min_value_yuan: 盘盈金额达到这么多元才报
 -- param high_value_yuan = 500  # surplus value from which the finding is high severity
+-- param_zh high_value_yuan: 盘盈金额达到这么多元记为高严重程度
 SELECT c.store, c.day AS day_first, c.month AS period, c.item_id, c.item_id AS items, i.item_name, c.counted, c.book,
        c.new_diff AS diff, CAST(c.new_diff / i.convrat AS INTEGER) AS boxes, CAST(c.new_diff * i.unit_fen AS INTEGER) AS value_fen,
        CAST(c.new_diff * i.unit_fen AS INTEGER) AS amount_fen,

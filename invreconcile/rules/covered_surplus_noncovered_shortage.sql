@@ -8,7 +8,9 @@
 -- message_zh: {store} {day_first} 盘点：医保药品 {covered_items} 盘盈 {surplus_fen} 元，同期非医保商品 {other_items} 盘亏 {shortage_fen} 元
 -- message_en: stock count at {store} on {day_first}: covered drugs {covered_items} {surplus_fen} yuan over the books, non-covered goods {other_items} {shortage_fen} yuan short
 -- param min_value_yuan = 30  # surplus and shortage each at least this value (one cheap item is enough to substitute)
+-- param_zh min_value_yuan: 盘盈和盘亏金额各至少这么多元（一件便宜商品就足以串换）
 -- param min_similarity = 0.5  # smaller / larger of the two values
+-- param_zh min_similarity: 两者金额的较小值/较大值至少为此比例
 WITH gaps AS (
     SELECT c.store, c.day, c.month, c.item_id, i.covered, c.new_diff * i.unit_fen AS value_fen, c.refs
     FROM v_count_book c JOIN v_item i ON i.store = c.store AND i.item_id = c.item_id

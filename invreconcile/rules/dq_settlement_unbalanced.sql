@@ -8,6 +8,7 @@
 -- message_zh: 结算 {setl_id}：总额 {medfee_fen} 元，明细合计 {lines_fen} 元，基金+个人负担 {parts_fen} 元
 -- message_en: settlement {setl_id}: total {medfee_fen} yuan, lines add up to {lines_fen} yuan, fund + personal part {parts_fen} yuan
 -- param tolerance_yuan = 1  # difference tolerated (rounding)
+-- param_zh tolerance_yuan: 容许的差额，元（四舍五入）
 WITH lines AS (
     SELECT store, setl_id, SUM(amount_fen) AS fen FROM settlement_lines WHERE deleted = 0 GROUP BY store, setl_id
 )

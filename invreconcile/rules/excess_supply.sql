@@ -11,8 +11,11 @@
 -- message_zh: 参保人 {psn_no} 在 {window_days} 天内最多购买 {item_name}（{item_id}）{boxes} 盒，超过 {max_boxes} 盒（{day_first} 至 {day_last} 共 {qty} 个最小单位，{n} 次结算，{n_stores} 家门店）；本店医保基金及个人账户支付 {amount_fen} 元
 -- message_en: person {psn_no} bought up to {boxes} boxes of {item_name} ({item_id}) within {window_days} days, above {max_boxes} boxes ({qty} units in {n} settlements at {n_stores} store(s) between {day_first} and {day_last}); insurance paid {amount_fen} yuan here
 -- param window_days = 30  # length of the rolling window, days
+-- param_zh window_days: 滚动窗口长度，天
 -- param max_boxes = 12  # boxes of one drug one person may buy within the window (12 weeks' long prescription at one box a week)
+-- param_zh max_boxes: 同一人在窗口内可购买同一药品的盒数（长处方 12 周，每周 1 盒）
 -- param high_factor = 2.0  # high severity when the boxes reach this many times max_boxes
+-- param_zh high_factor: 盒数达到 max_boxes 的这么多倍记为高严重程度
 WITH valid AS (
     SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.day, s.medfee_fen, s.insurance_fen FROM v_settlement s
     WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''

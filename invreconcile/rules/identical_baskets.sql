@@ -10,9 +10,13 @@
 -- message_zh: {store} 于 {day_first} 至 {day_last} 有 {n_psn} 人的购药清单完全相同（{n_items} 个品种：{items}，合计 {basket_fen} 元/单），共 {n} 笔结算；医保基金及个人账户支付 {amount_fen} 元
 -- message_en: {n_psn} persons bought exactly the same basket at {store} between {day_first} and {day_last} ({n_items} items: {items}, {basket_fen} yuan each), {n} settlements; insurance paid {amount_fen} yuan
 -- param min_items = 2  # baskets with fewer distinct items are not compared
+-- param_zh min_items: 品种数少于此数的购药清单不比较
 -- param min_persons = 5  # different persons with the same basket needed for a finding
+-- param_zh min_persons: 购药清单相同的不同参保人达到这么多人才报
 -- param high_persons = 8  # from this many persons the finding is high severity
+-- param_zh high_persons: 达到这么多人记为高严重程度
 -- param window_days = 7  # identical baskets at most this many days apart belong to one group
+-- param_zh window_days: 相隔不超过这么多天的相同清单归为一组
 WITH valid AS (
     SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.day, s.insurance_fen FROM v_settlement s
     WHERE LENGTH(s.psn_no) > 0

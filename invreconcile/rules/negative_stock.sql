@@ -8,6 +8,7 @@
 -- message_zh: {store} 的商品 {item_id}（{item_name}）账面库存最低为 {min_stock} {unit}（约 {min_boxes} 盒），库存为负期间有 {n_sales} 笔医保销售
 -- message_en: running stock of item {item_id} ({item_name}) at {store} fell to {min_stock} units (about {min_boxes} boxes); {n_sales} insured sales were made while it was negative
 -- param tolerance_boxes = 1  # shortfall (in boxes) tolerated before reporting: a late purchase upload, a count slip
+-- param_zh tolerance_boxes: 容许的负库存盒数（采购晚上传、盘点误差），超过才报
 WITH run AS (
     SELECT m.store, m.item_id, m.day, m.ref, m.setl_id, m.src, SUM(delta) OVER (PARTITION BY store, item_id ORDER BY epoch, ref
                                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS stock

@@ -12,9 +12,13 @@
 -- why_en: A store with settlements outside its hours on many nights (at least habit_nights nights and habit_share of its trading days) is most likely a 24-hour store missing from the config: instead of one finding per night it gets one low-severity notice asking to check its hours and list it.
 -- message_en: {store} settled {n} time(s) for {n_psn} card(s) outside its opening hours ({hours}) between {first_ts} and {last_ts}; insurance paid {amount_fen} yuan{note_en}
 -- param grace_min = 0  # minutes after closing / before opening still treated as open
+-- param_zh grace_min: 打烊后、开门前这么多分钟内仍视为营业
 -- param high_cards = 5  # from this many different cards in one night the finding is high severity
+-- param_zh high_cards: 一夜涉及这么多张不同医保卡记为高严重程度
 -- param habit_nights = 10  # a store with night settlements on at least this many nights ...
+-- param_zh habit_nights: 门店至少这么多个夜晚有夜间结算……
 -- param habit_share = 0.25  # ... and on at least this share of its trading days trades at night routinely (24-hour store not configured)
+-- param_zh habit_share: ……且占其营业日至少此比例时，视为惯常夜间营业（未配置为 24 小时门店）
 WITH valid AS (
     -- only the columns used below: the windows copy every column of their input
     SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.ts, s.day, s.tod_min, s.insurance_fen FROM v_settlement s

@@ -10,8 +10,11 @@
 -- message_zh: 参保人 {psn_no} 在 {store} {scope_zh} {period_text} 结算 {n} 次（阈值 {limit_n} 次），涉及医保基金 {amount_fen} 元
 -- message_en: person {psn_no} settled {n} times at {store} {scope_en} {period_text} (limit {limit_n}); insurance money {amount_fen} yuan
 -- param day_max = 3  # settlements per person per store per day still accepted (Shanghai: 1 in principle; up to 3 tolerates a family member buying too and a forgotten item)
+-- param_zh day_max: 同一人每天在同一门店可接受的结算笔数（上海原则上 1 笔；放宽到 3 笔以容许家属代购和漏买）
 -- param day_high = 5  # from this many settlements in one day the finding is high severity
+-- param_zh day_high: 一天达到这么多笔记为高严重程度
 -- param month_max = 10  # settlements per person per store per calendar month still accepted (a monthly refill is 1-2; 10 is every third day)
+-- param_zh month_max: 同一人每个自然月在同一门店可接受的结算笔数（每月配药 1-2 次；10 次即每三天一次）
 WITH valid AS (
     SELECT s.id, s.store, s.setl_id, s.psn_no, s.month, s.day, s.insurance_fen FROM v_settlement s
     WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''

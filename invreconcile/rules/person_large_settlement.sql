@@ -10,7 +10,9 @@
 -- message_zh: 参保人 {psn_no} 于 {ts} 在 {store} 单笔结算 {total_fen} 元（{n_lines} 个品种），超过 {limit_fen} 元{otc_zh}；医保基金及个人账户支付 {amount_fen} 元
 -- message_en: person {psn_no} settled {total_fen} yuan in one settlement at {store} on {ts} ({n_lines} item(s)), above {limit_fen} yuan{otc_en}; insurance paid {amount_fen} yuan
 -- param large_fen = 200000  # a single settlement total (medfee_sumamt) above this is reported, fen (2,000 yuan: 1.7 times Shanghai's 1,200-yuan monthly limit in one go; legitimate expensive purchases such as 安宫牛黄丸 or a quarter's anticoagulant reach 1,000-1,500 yuan)
+-- param_zh large_fen: 单笔结算总额（medfee_sumamt）超过此数即报，分（2,000 元：一次即达上海每月 1,200 元限额的 1.7 倍；安宫牛黄丸或一季度抗凝药等合理的高价购药在 1,000-1,500 元）
 -- param otc_limit_fen = 0  # limit for settlements of OTC drugs only, fen; 0 = off (Shanghai: 20000 = 200 yuan)
+-- param_zh otc_limit_fen: 只含 OTC 药品的结算的限额，分；0 = 不检查（上海：20000 = 200 元）
 WITH valid AS (
     -- the settlements above one of the limits: their lines are looked at below, not every
     -- settlement's

@@ -11,8 +11,11 @@
 -- message_zh: 参保人 {psn_no} {month} 在 {n_stores} 家门店共结算 {n} 次，金额 {total_fen} 元，超过月度限额 {limit_fen} 元；医保基金及个人账户支付 {amount_fen} 元（本店 {store} 占 {store_fen} 元）
 -- message_en: person {psn_no} settled {n} times for {total_fen} yuan at {n_stores} store(s) in {month}, above the monthly limit of {limit_fen} yuan; insurance paid {amount_fen} yuan ({store_fen} yuan at {store})
 -- param limit_fen = 120000  # monthly limit on a person's insured pharmacy settlements, fen (Shanghai: 1,200 yuan)
+-- param_zh limit_fen: 个人每月药店医保结算限额，分（上海：1,200 元）
 -- param min_settlements = 2  # the limit must be passed over at least this many settlements (one large settlement is person_large_settlement's finding)
+-- param_zh min_settlements: 至少这么多笔结算合计超限才报（单笔大额由 person_large_settlement 报告）
 -- param high_factor = 2.0  # high severity when the month's total is at least this many times the limit
+-- param_zh high_factor: 月合计达到限额的这么多倍记为高严重程度
 WITH valid AS (
     SELECT s.id, s.store, s.setl_id, s.psn_no, s.month, s.day, s.medfee_fen, s.insurance_fen FROM v_settlement s
     WHERE s.psn_no IS NOT NULL AND s.psn_no <> ''

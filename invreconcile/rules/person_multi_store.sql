@@ -11,7 +11,9 @@
 -- message_zh: 参保人 {psn_no} 在 {first_ts} 至 {last_ts} 之间于 {n_stores} 家门店（{stores}）结算 {n} 次；本店医保基金及个人账户支付 {amount_fen} 元，合计 {total_fen} 元
 -- message_en: person {psn_no} settled {n} times at {n_stores} stores ({stores}) between {first_ts} and {last_ts}; insurance paid {amount_fen} yuan here, {total_fen} yuan in all
 -- param window_min = 60  # settlements of one person this many minutes apart or less belong to one group
+-- param_zh window_min: 同一人相隔不超过这么多分钟的结算归为一组
 -- param high_stores = 3  # from this many different stores in a group the finding is high severity
+-- param_zh high_stores: 一组涉及这么多家不同门店记为高严重程度
 WITH multi AS (
     -- persons seen at two stores or more: only their settlements can form a group below
     -- (a few; the windows then sort their settlements only)

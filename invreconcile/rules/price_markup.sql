@@ -8,6 +8,7 @@
 -- message_zh: {store} {period} 商品 {item_id}（{item_name}）结算单价 {bill_unit} 元/单位，平均采购价 {buy_unit} 元/单位，为 {ratio} 倍，涉及 {n_lines} 笔结算
 -- message_en: item {item_id} ({item_name}) at {store} in {period}: billed {bill_unit} yuan per unit against an average purchase price of {buy_unit} ({ratio} times) on {n_lines} settlements
 -- param max_ratio = 1.5  # billed unit price / average purchase unit price above which a line is reported
+-- param_zh max_ratio: 结算单价/平均采购单价超过此比值即报
 WITH buy AS (
     SELECT store, item_id, SUM(amount_fen) * 1.0 / SUM(qty) AS unit_fen
     FROM purchases WHERE deleted = 0 AND is_return = 0 AND qty > 0 AND amount_fen > 0

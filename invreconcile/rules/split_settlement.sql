@@ -10,8 +10,11 @@
 -- message_zh: 参保人 {psn_no} 于 {first_ts} 至 {last_ts} 在 {store} 连续结算 {n} 笔，合计 {total_fen} 元超过单次限额 {limit_fen} 元，而单笔最高 {max_fen} 元；医保基金及个人账户支付 {amount_fen} 元
 -- message_en: person {psn_no} settled {n} times at {store} between {first_ts} and {last_ts}, {total_fen} yuan in all, above the single-purchase limit of {limit_fen} yuan while no part exceeds {max_fen} yuan; insurance paid {amount_fen} yuan
 -- param gap_min = 10  # consecutive settlements of one person at one store at most this many minutes apart are one purchase
+-- param_zh gap_min: 同一人在同一门店相隔不超过这么多分钟的连续结算视为一次购药
 -- param limit_fen = 20000  # single-purchase limit, fen (Shanghai: 200 yuan for an OTC purchase)
+-- param_zh limit_fen: 单次购药限额，分（上海：OTC 购药 200 元）
 -- param high_parts = 3  # from this many parts the finding is high severity
+-- param_zh high_parts: 拆分成这么多笔记为高严重程度
 WITH valid AS (
     -- only the columns used below: the windows copy every column of their input
     SELECT s.id, s.store, s.setl_id, s.psn_no, s.epoch, s.ts, s.day, s.insurance_fen,

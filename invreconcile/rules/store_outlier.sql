@@ -11,9 +11,13 @@
 -- message_zh: {store} {month} 医保结算 {n} 笔、医保支付 {ins_fen} 元，同月 {n_stores} 家门店中位数为 {med_n} 笔、{med_fen} 元（稳健Z值：笔数 {z_n}，金额 {z_amt}）；超出中位数的医保支付 {amount_fen} 元
 -- message_en: {store} had {n} settlements and {ins_fen} yuan of insurance payments in {month}; the median of {n_stores} stores that month is {med_n} settlements and {med_fen} yuan (robust z: count {z_n}, amount {z_amt}); {amount_fen} yuan above the median
 -- param z_max = 3.5  # robust z above which a store-month is an outlier (3.5 is the usual cut-off for the modified z-score)
+-- param_zh z_max: 稳健 z 值超过此数的门店月份为离群（3.5 是修正 z 分数常用的界限）
 -- param min_ratio = 1.5  # and the store must be at least this many times the median
+-- param_zh min_ratio: 且门店至少是中位数的这么多倍
 -- param min_stores = 5  # fewer stores in a month are too few peers to compare
+-- param_zh min_stores: 当月门店少于此数则同类门店太少，不比较
 -- param mad_floor = 0.05  # the MAD is taken as at least this share of the median (stores that are all alike)
+-- param_zh mad_floor: MAD 至少取中位数的此比例（各门店都很接近时）
 WITH valid AS (
     SELECT s.id, s.store, s.month, s.day, s.insurance_fen FROM v_settlement s
     WHERE s.month IS NOT NULL

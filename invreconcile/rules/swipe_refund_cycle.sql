@@ -10,8 +10,11 @@
 -- message_zh: 参保人 {psn_no} 在 {store} 于 {day_first} 至 {day_last} 有 {n} 次结算在 {window_min} 分钟内被冲销（最短 {min_gap} 秒），结算金额合计 {total_fen} 元，医保基金及个人账户支付 {amount_fen} 元
 -- message_en: person {psn_no} had {n} settlements at {store} reversed within {window_min} minutes (fastest after {min_gap} s) between {day_first} and {day_last}; {total_fen} yuan settled, insurance paid {amount_fen} yuan
 -- param window_min = 10  # a reversal this many minutes or less after its settlement counts as a swipe-refund (Shanghai: 10 minutes)
+-- param_zh window_min: 结算后这么多分钟内冲正算一次刷卡后退费（上海：10 分钟）
 -- param min_cycles = 2  # swipe-refunds of one person at one store needed for a finding
+-- param_zh min_cycles: 同一人在同一门店刷卡后退费达到这么多次才报
 -- param high_cycles = 3  # from this many swipe-refunds the finding is high severity
+-- param_zh high_cycles: 达到这么多次记为高严重程度
 WITH cyc AS (
     SELECT o.store, o.psn_no, o.setl_id, o.id AS o_row, r.setl_id AS r_setl, r.id AS r_row, o.day, o.epoch,
            r.epoch - o.epoch AS gap, COALESCE(o.medfee_fen, o.insurance_fen, 0) AS total_fen,
