@@ -339,11 +339,9 @@ def _print_findings_summary(result, privacy, limit: int = 20) -> None:
     s = result.summary()
     click.echo(T(f"发现 {s['findings']} 条疑点（运行规则 {len(s['rules_run'])} 条）",
                  f"{s['findings']} findings ({len(s['rules_run'])} rules run)"))
-    from .reports.xlsx import display_width
     lang = _lang()
     for cat, sev in sorted(s["by_category"].items()):
-        name = word(CATEGORIES, cat, lang)
-        click.echo(f"  {name}{' ' * max(1, 32 - display_width(name))}" + T(f"高 {sev['high']}  中 {sev['medium']}  低 {sev['low']}",
+        click.echo(f"  {_pad(word(CATEGORIES, cat, lang), 31)} " + T(f"高 {sev['high']}  中 {sev['medium']}  低 {sev['low']}",
                                       f"high {sev['high']}  medium {sev['medium']}  low {sev['low']}"))
     if s["amount_at_risk_by_store"]:
         click.echo(T("涉及医保基金（元），按门店：", "Insurance money at risk (yuan) by store:"))
@@ -570,8 +568,11 @@ def trace(code, lake_dir, db_path, reveal):
         click.echo(T("数据湖中没有这个码的任何记录", "The lake has no record of this code") if lake_dir else
                    T("台账中没有这个码的任何记录", "The ledger has no record of this code"))
         sys.exit(1)
+    from .reports.html import EVENTS
+    en = _lang() == "en"
     for e in events:
-        click.echo(f"  {e['ts'] or '????-??-?? ??:??:??'}  {e['store']:<12} {e['event']:<20} {e['detail']}  "
+        name = EVENTS[e["event"]][en] if e["event"] in EVENTS else e["event"]
+        click.echo(f"  {e['ts'] or '????-??-?? ??:??:??'}  {e['store']:<12} {_pad(name, 20)} {e['detail']}  "
                    f"({e['src_file']}:{e['src_row']})")
 
 

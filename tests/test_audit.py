@@ -115,6 +115,7 @@ def test_console_output_masks_persons_unless_revealed(chain, tmp_path):
                                      "AND psn_no IS NOT NULL ORDER BY code LIMIT 1").fetchone()
     traced = run("trace", code)
     assert "psn=" + "*" * (len(code_psn) - 4) + code_psn[-4:] in traced and code_psn not in traced
+    assert " 医保结算 " in traced and " settled " not in traced   # events named in the user's language
     assert "psn=" + code_psn in run("trace", code, "--reveal")
 
 
