@@ -25,6 +25,11 @@ from .ledger import open_ledger, status as ledger_status
 from .records import reason_text
 
 
+#: exit code of an import that rejected rows (and imported the others): 1 is for nothing
+#: done, 2 for a command given wrong
+EXIT_REJECTED = 3
+
+
 def _lang() -> str:
     ctx = click.get_current_context(silent=True)
     while ctx is not None:
@@ -150,8 +155,16 @@ def _print_import(results) -> int:
         if r.ignored_columns:
             click.echo(T(f"  未识别、已忽略的列：{', '.join(r.ignored_columns)}",
                          f"  columns not understood, ignored: {', '.join(r.ignored_columns)}"))
-        for reason, n in sorted(r.reject_reasons.items()):
-            click.echo(T(f"  拒收 {n} 行：{reason}", f"  rejected {n} rows: {reason}"))
+        lang = _lang()
+        for row, reason, column, found, expected in r.reject_examples:
+            click.echo(T(f"  拒收 第 {row} 行：", f"  rejected row {row}: ") + reason_text(reason, column, found, expected, lang))
+        if r.rows_rejected > len(r.reject_examples):
+            click.echo(T(f"  ……共拒收 {r.rows_rejected} 行：invreconcile status --rejects {r.rows_rejected} 逐行列出",
+                         f"  ... {r.rows_rejected} rejected in all: invreconcile status --rejects {r.rows_rejected} lists them"))
+    if rejected:
+        click.echo(T(f"拒收 {rejected} 行，其余已导入。改正这些行后重新导入该文件即可：已导入的行会识别为重复上传，不会重复计入。",
+                     f"{rejected} rows rejected, the others imported. Correct them and import the file again: the rows "
+                     "already imported are recognised as uploaded again and not counted twice."), err=True)
     return rejected
 
 
@@ -182,7 +195,8 @@ def import_cmd(paths, kind, store, db_path, lake_dir, workers):
     if not results:
         raise click.ClickException(T(f"{' '.join(paths)}：没有可导入的文件（.csv .xlsx .json .jsonl）",
                                      f"{' '.join(paths)}: no files to import (.csv .xlsx .json .jsonl)"))
-    _print_import(results)
+    if _print_import(results):
+        sys.exit(EXIT_REJECTED)
 
 
 def _width(text: str) -> int:
@@ -214,8 +228,10 @@ def _print_status(st: dict) -> None:
         click.echo("  ".join(_pad(x, w, right=i > 1) for i, (x, w) in enumerate(zip(row, widths))))
     if st["reject_reasons"]:
         click.echo(T("拒收原因：", "Rejected rows by reason:"))
-        for r in st["reject_reasons"]:
-            click.echo(f"  {r['count']:>6}  {r['reason']}  {r['column']}")
+        lang = _lang()
+        for r in st["reject_reasons"]:   # with the first value found of each reason and column
+            click.echo(f"  {r['count']:>6}  {reason_text(r['reason'], r['column'], r['found'], r['expected'], lang)}"
+                       + (T(" 等", " and others") if r["count"] > 1 else ""))
 
 
 @main.command()

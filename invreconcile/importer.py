@@ -22,6 +22,7 @@ from .readers import Source, open_source, read_records
 from .records import STORELESS_KINDS, Converted, Ctx, Rejected, code_text, convert
 
 BATCH = 2000
+REJECT_EXAMPLES = 3   # rejected rows a file's result names (all are in the ledger's rejects table)
 
 
 @dataclass
@@ -39,6 +40,8 @@ class FileResult:
     header_guesses: list = field(default_factory=list)
     ignored_columns: list = field(default_factory=list)
     reject_reasons: dict = field(default_factory=dict)
+    #: the first rejected rows (REJECT_EXAMPLES of them): (row, reason, column, found, expected)
+    reject_examples: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -147,6 +150,8 @@ def converted_batches(src: Source, res: FileResult, ctx: Ctx, store: str | None,
         except Rejected as rej:
             res.rows_rejected += 1
             res.reject_reasons[rej.reason] = res.reject_reasons.get(rej.reason, 0) + 1
+            if len(res.reject_examples) < REJECT_EXAMPLES:
+                res.reject_examples.append((raw.row, rej.reason, rej.column, rej.found, rej.expected))
             reject(raw.row, rkind, raw.store or store, rej)
             continue
         if conv.table == "items":

@@ -830,6 +830,7 @@ def _line_parts(src, size: int) -> list[tuple[int, int, int]] | None:
 
 def _add_up(res, part, first: bool) -> None:
     """A file's FileResult ``res`` with a part's (``part``) added; its ``first`` part as it is."""
+    from .importer import REJECT_EXAMPLES
     if first:
         res.__dict__.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in part.__dict__.items()})
         return
@@ -839,6 +840,7 @@ def _add_up(res, part, first: bool) -> None:
         mine = getattr(res, name)
         for key, n in getattr(part, name).items():
             mine[key] = mine.get(key, 0) + n
+    res.reject_examples = (res.reject_examples + part.reject_examples)[:REJECT_EXAMPLES]   # parts in file order
     if res.kind != part.kind:   # the kinds the parts met, as one reader lists them
         res.kind = ",".join(sorted(set(filter(None, f"{res.kind or ''},{part.kind or ''}".split(","))))) or None
 

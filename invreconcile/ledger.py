@@ -436,11 +436,12 @@ def status(db: sqlite_utils.Database) -> dict:
     files = [dict(zip([d[0] for d in cur.description], r)) for cur in [conn.execute(
         "SELECT path, kind, store, rows_read, rows_accepted, rows_duplicate, rows_rejected "
         "FROM files ORDER BY imported_at, path")] for r in cur.fetchall()]
-    reasons = [
-        {"reason": r, "column": c, "count": n}
-        for r, c, n in conn.execute(
-            "SELECT reason, COALESCE(column_name, ''), COUNT(*) FROM rejects "
-            "GROUP BY reason, column_name ORDER BY COUNT(*) DESC, reason"
+    reasons = [   # with the first row's value found and expected, an example
+        {"reason": r, "column": c, "count": n, "found": f, "expected": e}
+        for r, c, n, f, e in conn.execute(
+            "SELECT g.reason, COALESCE(g.column_name, ''), g.n, r.found, r.expected FROM (SELECT reason, column_name, "
+            "COUNT(*) AS n, MIN(id) AS first FROM rejects GROUP BY reason, column_name) g JOIN rejects r ON r.id = g.first "
+            "ORDER BY g.n DESC, g.reason, g.column_name"
         )
     ]
     totals = dict(zip(

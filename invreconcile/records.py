@@ -42,8 +42,20 @@ REASONS = {
 }
 
 
+#: what was expected, as the rejects table keeps it (English) -> Chinese
+EXPECTED_ZH = {
+    "a number": "数字", "a whole number": "整数",
+    "a positive whole number of units per pack": "每个包装所含的最小单位数（正整数）",
+    "1 count, 2 change, 3 purchase, 4 sale": "1 盘存、2 变更、3 采购、4 销售",
+    "receive, dispense, stocktake or verify": "receive、dispense、stocktake 或 verify",
+}
+
+
 def reason_text(reason: str, column: str | None, found: str | None, expected: str | None, lang: str = "zh") -> str:
     zh, en = REASONS.get(reason, (reason, reason))
+    if lang == "zh" and expected:
+        one_of = re.fullmatch(r"one of (\S+)", expected)
+        expected = EXPECTED_ZH.get(expected) or (f"{one_of.group(1)} 之一" if one_of else expected)
     return (zh if lang == "zh" else en).format(column=column or "", found=found or "", expected=expected or "")
 
 

@@ -48,8 +48,11 @@ def test_import_status_and_errors(run, tmp_path):
     Path("sales.csv").write_text("门店编码,商品编码,数量,销售时间\nP1,A1,24,2026-09-01 10:00:00\nP1,A1,x,2026-09-01 10:00:00\n",
                                  encoding="utf-8")
     res = run("import", "sales.csv")
-    assert res.exit_code == 0
+    assert res.exit_code == 3   # imported, with a row rejected
     assert "读取 2 行 = 接受 1 + 重复上传 0 + 拒收 1" in res.output
+    assert "拒收 第 3 行：「数量」不是数字：x（应为 数字）" in res.output
+    assert "拒收 1 行，其余已导入。改正这些行后重新导入该文件即可" in res.output
+    assert "1  「数量」不是数字：x（应为 数字）\n" in run("status").output
     st = run("--lang", "en", "status", "--rejects", "5")
     assert "read 2 rows = accepted 1 + duplicate uploads 0 + rejected 1" in st.output
     assert "sales.csv:3: '数量' is not a number: x (expected a number)" in st.output
@@ -59,6 +62,17 @@ def test_import_status_and_errors(run, tmp_path):
     Path("x.csv").write_text("foo,bar\n1,2\n", encoding="utf-8")
     unknown = run("import", "x.csv")
     assert unknown.exit_code == 1 and "--kind" in unknown.output and "Traceback" not in unknown.output
+
+
+@pytest.mark.parametrize("to_lake", [False, True])
+def test_an_import_names_its_first_rejected_rows_and_how_to_list_them_all(run, to_lake):
+    rows = "".join(f"P1,A{i},{'x' if i % 2 else 3},2026-09-01 10:00:00\n" for i in range(10))
+    Path("sales.csv").write_text("门店编码,商品编码,数量,销售时间\n" + rows, encoding="utf-8")
+    res = run("--lang", "en", "import", "sales.csv", *(["--lake", "lake"] if to_lake else []))
+    assert res.exit_code == 3 and "read 10 = accepted 5 + duplicate uploads 0 + rejected 5" in res.output
+    shown = [line for line in res.output.splitlines() if line.startswith("  rejected row ")]
+    assert shown == [f"  rejected row {n}: '数量' is not a number: x (expected a number)" for n in (3, 5, 7)]
+    assert "  ... 5 rejected in all: invreconcile status --rejects 5 lists them" in res.output
 
 
 def test_status_without_ledger_says_what_to_do(run):
