@@ -90,7 +90,8 @@ def select_rules(rules: list[Rule], wanted: list[str] | None, config: Config) ->
     if wanted:
         unknown = [w for w in wanted if w not in by_id and not any(r.category == w for r in rules)]
         if unknown:
-            raise ConfigError(f"unknown rule or category: {', '.join(unknown)}. See 'invreconcile rules'.")
+            raise ConfigError(f"unknown rule or category: {', '.join(unknown)}. See 'invreconcile rules'.",
+                              f"无法识别的规则或类别：{', '.join(unknown)}。见 invreconcile rules。")
         rules = [r for r in rules if r.id in wanted or r.category in wanted]
     return [r for r in rules if r.id not in config.disabled]
 

@@ -16,7 +16,7 @@ class InvReconcileError(Exception):
 class InputError(InvReconcileError):
     """A file cannot be read or understood as a whole."""
 
-    def __init__(self, path, problem: str, fix: str = ""):
+    def __init__(self, path, problem: str, fix: str = "", problem_zh: str = "", fix_zh: str = ""):
         self.path = str(path)
         self.problem = problem
         self.fix = fix
@@ -24,6 +24,8 @@ class InputError(InvReconcileError):
         if fix:
             msg += f" {fix}"
         super().__init__(msg)
+        if problem_zh:
+            self.zh = f"{self.path}：{problem_zh}{fix_zh}"
 
 
 class ConfigError(InvReconcileError):

@@ -317,9 +317,11 @@ def load_image(path) -> Image.Image:
     """
     p = Path(path)
     if not p.exists():
-        raise InputError(p, "file not found.", "Check the path; decode reads PNG, JPEG and WEBP images.")
+        raise InputError(p, "file not found.", "Check the path; decode reads PNG, JPEG and WEBP images.",
+                         "文件不存在。", "请检查路径；decode 读取 PNG、JPEG 和 WEBP 图片。")
     if p.is_dir():
-        raise InputError(p, "is a folder, not an image file.", "Give one image file (PNG, JPEG or WEBP).")
+        raise InputError(p, "is a folder, not an image file.", "Give one image file (PNG, JPEG or WEBP).",
+                         "是文件夹，不是图片文件。", "请给出一个图片文件（PNG、JPEG 或 WEBP）。")
     try:
         with Image.open(p) as im:
             im.load()
@@ -329,12 +331,14 @@ def load_image(path) -> Image.Image:
             p,
             f"is not an image that can be read ({type(exc).__name__}).",
             "Give a PNG, JPEG or WEBP image file.",
+            f"不是可读取的图片（{type(exc).__name__}）。", "请给出 PNG、JPEG 或 WEBP 图片文件。",
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(
             p,
             f"cannot read the image: {exc}.",
             "The file may be truncated or damaged; export or photograph it again.",
+            f"无法读取图片：{exc}。", "文件可能不完整或已损坏；请重新导出或拍摄。",
         ) from None
 
 

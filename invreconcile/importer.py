@@ -74,13 +74,19 @@ def load_catalog(db) -> dict:
     }
 
 
+def check_kind(kind: str | None) -> None:
+    """Refuse a ``kind`` given that is not a record kind."""
+    if kind is not None and kind not in KINDS:
+        raise InputError(kind, "is not a record kind.", f"Use one of: {', '.join(KINDS)}.",
+                         "不是记录类型。", f"请使用其中之一：{'、'.join(KINDS)}。")
+
+
 def import_paths(db, paths: Iterable[str | Path], *, kind: str | None = None, store: str | None = None,
                  progress: Callable[[str, int], None] | None = None) -> list[FileResult]:
     """Import every file (folders are walked). Raises InputError for a file that cannot be read
     at all; files before it stay imported. ``progress(path, records_read)`` is called as
     each file goes."""
-    if kind is not None and kind not in KINDS:
-        raise InputError(kind, "is not a record kind.", f"Use one of: {', '.join(KINDS)}.")
+    check_kind(kind)
     results = []
     try:
         for path in expand_paths(paths):
@@ -136,7 +142,9 @@ def converted_batches(src: Source, res: FileResult, ctx: Ctx, store: str | None,
             first = False
             if src.kind and src.kind not in STORELESS_KINDS and not src.has_store_column and not store:
                 raise InputError(src.path, "has no fixmedins_code (定点机构编码) column, so its store is unknown.",
-                                 "Give the store with --store CODE.")
+                                 "Give the store with --store CODE.",
+                                 "没有 fixmedins_code（定点机构编码）列，不知道是哪家门店的记录。",
+                                 "请用 --store 门店编码 指定门店。")
             res.header_guesses = src.headers.guesses if src.headers else []
             res.ignored_columns = src.headers.ignored if src.headers else []
         res.rows_read += 1

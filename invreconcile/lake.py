@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import ConfigError, InputError
+from .errors import ConfigError
 
 #: canonical tables of the lake, in the order they are written.
 TABLES = ("files", "rejects", "items", "item_products", "purchases", "sales", "settlements",
@@ -654,12 +654,10 @@ def import_to_lake(paths: Iterable[str | Path], lake: str | Path, *, kind: str |
     at most :data:`IMPORT_WORKERS`; see :func:`_import_in_workers`); the catalogs first,
     in this process, since the others' quantities are converted with them."""
     _need_arrow()
-    from .headers import KINDS
-    from .importer import FileResult, expand_paths
+    from .importer import FileResult, check_kind, expand_paths
     from .readers import open_source
 
-    if kind is not None and kind not in KINDS:
-        raise InputError(kind, "is not a record kind.", f"Use one of: {', '.join(KINDS)}.")
+    check_kind(kind)
     lake = Path(lake)
     lake.mkdir(parents=True, exist_ok=True)
     files = expand_paths(paths)

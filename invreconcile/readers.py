@@ -88,6 +88,8 @@ def _scan(path: Path, text: bool = True) -> tuple[str, str | None]:
                 raise InputError(
                     path, f"is neither UTF-8 nor GB18030/GBK text (undecodable byte at offset {offset - pending + exc.start}).",
                     "Save it again as UTF-8 or GBK CSV, or as XLSX.",
+                    f"既不是 UTF-8 也不是 GB18030/GBK 文本（第 {offset - pending + exc.start} 字节无法解码）。",
+                    "请另存为 UTF-8 或 GBK 编码的 CSV，或 XLSX。",
                 ) from None
             offset += len(chunk)
     return h.hexdigest(), "gb18030"
@@ -101,14 +103,16 @@ def _open_text(src: Source):
 def open_source(path: str | Path, kind: str | None = None) -> Source:
     path = Path(path)
     if not path.exists():
-        raise InputError(path, "does not exist.", "Check the path.")
+        raise InputError(path, "does not exist.", "Check the path.", "不存在。", "请检查路径。")
     if not path.is_file():
-        raise InputError(path, "is not a file.", "Give a file, or a folder to import every file in it.")
+        raise InputError(path, "is not a file.", "Give a file, or a folder to import every file in it.",
+                         "不是文件。", "请给出文件，或给出文件夹以导入其中全部文件。")
     container = SUFFIXES.get(path.suffix.lower())
     if container is None:
         raise InputError(
             path, f"has the unknown file type '{path.suffix}'.",
             "Give CSV, XLSX, JSON or JSON Lines files (.csv .xlsx .json .jsonl).",
+            f"文件类型「{path.suffix}」无法识别。", "请给出 CSV、XLSX、JSON 或 JSON Lines 文件（.csv .xlsx .json .jsonl）。",
         )
     sha256, encoding = _scan(path, text=container != "xlsx")
     return Source(path=path, sha256=sha256, container=container, encoding=encoding, kind=kind,
@@ -130,6 +134,8 @@ def _table_rows(src: Source, header: list, rows: Iterator[tuple[int, list]]) -> 
                 "cannot tell what kind of records this is from its headers "
                 f"({', '.join(str(h) for h in header[:12])}).",
                 "Give the kind with --kind (catalog, purchase, sale, settlement, ...).",
+                f"无法从列名（{'，'.join(str(h) for h in header[:12])}）判断是哪类记录。",
+                "请用 --kind 指定类型（catalog、purchase、sale、settlement 等）。",
             )
     index = [(i, hm.mapping[str(h)]) for i, h in enumerate(header) if str(h) in hm.mapping]
     columns = {canon: str(header[i]) for i, canon in index}
@@ -149,7 +155,8 @@ def _csv_records(src: Source) -> Iterator[RawRecord]:
         try:
             header = next(reader)
         except StopIteration:
-            raise InputError(src.path, "is empty.", "Export the file again with its header row.") from None
+            raise InputError(src.path, "is empty.", "Export the file again with its header row.",
+                             "是空文件。", "请连同表头行重新导出。") from None
 
         def rows():
             for values in reader:
@@ -165,13 +172,16 @@ def _xlsx_records(src: Source) -> Iterator[RawRecord]:
         wb = openpyxl.load_workbook(src.path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on corrupt files
         raise InputError(src.path, f"cannot be opened as an Excel workbook ({type(exc).__name__}: {exc}).",
-                         "Open it in Excel or WPS and save it again as .xlsx.") from None
+                         "Open it in Excel or WPS and save it again as .xlsx.",
+                         f"无法作为 Excel 工作簿打开（{type(exc).__name__}: {exc}）。",
+                         "请用 Excel 或 WPS 打开后另存为 .xlsx。") from None
     ws = wb.worksheets[0]
     it = ws.iter_rows(values_only=True)
     try:
         header = [("" if h is None else str(h)) for h in next(it)]
     except StopIteration:
-        raise InputError(src.path, "has an empty first sheet.", "Put the records on the first sheet.") from None
+        raise InputError(src.path, "has an empty first sheet.", "Put the records on the first sheet.",
+                         "第一个工作表是空的。", "请把记录放在第一个工作表。") from None
 
     def cell(v):
         if isinstance(v, dt.datetime):
@@ -281,7 +291,9 @@ def _json_records(src: Source) -> Iterator[RawRecord]:
                 messages = json.loads(fh.read())
             except json.JSONDecodeError as exc:
                 raise InputError(src.path, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
-                                 "Fix the file or export it again.") from None
+                                 "Fix the file or export it again.",
+                                 f"不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}）。",
+                                 "请修正文件或重新导出。") from None
             numbered = enumerate(messages, start=1)
         elif src.lines:
             offset, first, last = src.lines

@@ -58,7 +58,8 @@ def test_import_status_and_errors(run, tmp_path):
     assert "sales.csv:3: '数量' is not a number: x (expected a number)" in st.output
     missing = run("import", "nope.csv")
     assert missing.exit_code == 1
-    assert missing.output.strip() == "Error: nope.csv: does not exist. Check the path."
+    assert missing.output.strip() == "Error: nope.csv：不存在。请检查路径。"
+    assert run("--lang", "en", "import", "nope.csv").output.strip() == "Error: nope.csv: does not exist. Check the path."
     Path("x.csv").write_text("foo,bar\n1,2\n", encoding="utf-8")
     unknown = run("import", "x.csv")
     assert unknown.exit_code == 1 and "--kind" in unknown.output and "Traceback" not in unknown.output
@@ -87,9 +88,13 @@ def test_audit_rejects_bad_dates_and_unknown_rules(run):
     bad = run("audit", "--since", "2026-9-1")
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
     unknown = run("audit", "--rules", "no_such_rule")
+    assert unknown.exit_code == 1 and "无法识别的规则或类别：no_such_rule" in unknown.output
+    unknown = run("--lang", "en", "audit", "--rules", "no_such_rule")
     assert unknown.exit_code == 1 and "unknown rule or category: no_such_rule" in unknown.output
     Path("c.toml").write_text("[rules.code_resold]\nno_param = 1\n", encoding="utf-8")
     cfg = run("audit", "--config", "c.toml")
+    assert cfg.exit_code == 1 and "c.toml：[rules.code_resold] 没有参数「no_param」。可用的参数：min_gap_seconds" in cfg.output
+    cfg = run("--lang", "en", "audit", "--config", "c.toml")
     assert cfg.exit_code == 1 and "unknown parameter 'no_param'" in cfg.output
 
 

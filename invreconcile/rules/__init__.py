@@ -200,9 +200,10 @@ def load_config(path: str | Path | None, rules: list[Rule] | None = None) -> Con
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found.") from None
+        raise ConfigError(f"{path}: config file not found.", f"{path}：配置文件不存在。") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}). Fix the file; see 'invreconcile rules' for names.") from None
+        raise ConfigError(f"{path}: not valid TOML ({exc}). Fix the file; see 'invreconcile rules' for names.",
+                          f"{path}：不是有效的 TOML（{exc}）。请修正文件；名称见 invreconcile rules。") from None
     rules = rules if rules is not None else builtin_rules()
     by_id = {r.id: r for r in rules}
     cfg = Config()
@@ -215,18 +216,24 @@ def load_config(path: str | Path | None, rules: list[Rule] | None = None) -> Con
         elif k == "disabled":
             cfg.disabled = tuple(v)
         else:
-            raise ConfigError(f"{path}: [audit] has unknown key '{k}'. Known: {', '.join([*GLOBAL_PARAMS, 'stores_24h', 'disabled'])}.")
+            known = ", ".join([*GLOBAL_PARAMS, "stores_24h", "disabled"])
+            raise ConfigError(f"{path}: [audit] has unknown key '{k}'. Known: {known}.",
+                              f"{path}：[audit] 中的「{k}」无法识别。可用的有：{known}。")
     for rid, table in data.get("rules", {}).items():
         if rid not in by_id:
-            raise ConfigError(f"{path}: [rules.{rid}] names no rule. Known rules: {', '.join(sorted(by_id))}.")
+            raise ConfigError(f"{path}: [rules.{rid}] names no rule. Known rules: {', '.join(sorted(by_id))}.",
+                              f"{path}：[rules.{rid}] 不是规则名。现有规则：{', '.join(sorted(by_id))}。")
         known = {p.name: p for p in by_id[rid].params}
         for k, v in table.items():
             if k not in known:
-                raise ConfigError(f"{path}: [rules.{rid}] has unknown parameter '{k}'. Known: {', '.join(known) or 'none'}.")
+                raise ConfigError(f"{path}: [rules.{rid}] has unknown parameter '{k}'. Known: {', '.join(known) or 'none'}.",
+                                  f"{path}：[rules.{rid}] 没有参数「{k}」。可用的参数：{', '.join(known) or '无'}。")
             if type(v) is not type(known[k].default) and not (isinstance(v, (int, float)) and isinstance(known[k].default, (int, float))):
-                raise ConfigError(f"{path}: [rules.{rid}] {k} = {v!r}: expected a value like {known[k].default!r}.")
+                raise ConfigError(f"{path}: [rules.{rid}] {k} = {v!r}: expected a value like {known[k].default!r}.",
+                                  f"{path}：[rules.{rid}] {k} = {v!r}：应为与 {known[k].default!r} 同类的值。")
         cfg.params[rid] = dict(table)
     for rid in cfg.disabled:
         if rid not in by_id:
-            raise ConfigError(f"{path}: [audit] disabled names the unknown rule '{rid}'.")
+            raise ConfigError(f"{path}: [audit] disabled names the unknown rule '{rid}'.",
+                              f"{path}：[audit] disabled 中的「{rid}」不是规则名。")
     return cfg
