@@ -10,7 +10,10 @@ from __future__ import annotations
 class InvReconcileError(Exception):
     """Base of every error invreconcile raises on purpose. ``zh``: the message in Chinese,
     which the command line shows unless asked for English (the message itself is English)."""
-    zh: str | None = None
+
+    def __init__(self, message: str, zh: str | None = None):
+        super().__init__(message)
+        self.zh = zh
 
 
 class InputError(InvReconcileError):
@@ -23,17 +26,11 @@ class InputError(InvReconcileError):
         msg = f"{self.path}: {problem}"
         if fix:
             msg += f" {fix}"
-        super().__init__(msg)
-        if problem_zh:
-            self.zh = f"{self.path}：{problem_zh}{fix_zh}"
+        super().__init__(msg, f"{self.path}：{problem_zh}{fix_zh}" if problem_zh else None)
 
 
 class ConfigError(InvReconcileError):
     """A configuration file or option has a wrong value, or a lake is off its layout."""
-
-    def __init__(self, message: str, zh: str | None = None):
-        super().__init__(message)
-        self.zh = zh
 
 
 class LedgerError(InvReconcileError):

@@ -386,7 +386,8 @@ def _check_decoders(decoders: Iterable[str]) -> list[str]:
     unknown = [d for d in wanted if d not in DECODERS]
     if unknown:
         raise ConfigError(
-            f"unknown decoder {', '.join(map(repr, unknown))}: expected one of {', '.join(DECODERS)}."
+            f"unknown decoder {', '.join(map(repr, unknown))}: expected one of {', '.join(DECODERS)}.",
+            f"没有解码器 {', '.join(map(repr, unknown))}：应为 {', '.join(DECODERS)} 之一。"
         )
     have = available_decoders()
     usable = [d for d in wanted if d in have]

@@ -350,7 +350,8 @@ def open_ledger(path: str | Path = "invreconcile.db", *, create: bool = True) ->
     if not create and not path.exists():
         raise LedgerError(
             f"{path}: no ledger here. Run 'invreconcile import FILES' or 'invreconcile demo' first, "
-            "or give the right file with --db."
+            "or give the right file with --db.",
+            f"{path}：这里没有台账。请先运行 invreconcile import 文件 或 invreconcile demo，或用 --db 指定正确的台账文件。"
         )
     try:
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
@@ -360,12 +361,14 @@ def open_ledger(path: str | Path = "invreconcile.db", *, create: bool = True) ->
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         raise LedgerError(
-            f"{path}: not an invreconcile ledger ({exc}). Give another file with --db."
+            f"{path}: not an invreconcile ledger ({exc}). Give another file with --db.",
+            f"{path}：不是 invreconcile 台账（{exc}）。请用 --db 指定另一个文件。"
         ) from exc
     if version > SCHEMA_VERSION:
         raise LedgerError(
             f"{path}: ledger schema version {version} is newer than this invreconcile "
-            f"understands ({SCHEMA_VERSION}). Upgrade invreconcile."
+            f"understands ({SCHEMA_VERSION}). Upgrade invreconcile.",
+            f"{path}：台账结构版本 {version} 比本版 invreconcile 能读的（{SCHEMA_VERSION}）新。请升级 invreconcile。"
         )
     if version < SCHEMA_VERSION:  # the DDL is idempotent: it creates what an older ledger lacks
         conn.executescript(DDL)

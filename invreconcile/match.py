@@ -104,7 +104,8 @@ def set_verdict(db, store: str, till_name: str, insurance_name: str, verdict: st
     from .errors import ConfigError
 
     if verdict not in VERDICTS:
-        raise ConfigError(f"verdict must be one of {', '.join(VERDICTS)}, not '{verdict}'.")
+        raise ConfigError(f"verdict must be one of {', '.join(VERDICTS)}, not '{verdict}'.",
+                          f"结论应为 {', '.join(VERDICTS)} 之一，而不是「{verdict}」。")
     score = name_score(till_name, insurance_name)
     db.conn.execute(
         "INSERT INTO name_map(store, till_name, insurance_name, score, verdict, source) VALUES (?,?,?,?,?,'user') "

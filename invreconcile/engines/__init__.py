@@ -595,7 +595,7 @@ def get_engine(name: str, db=None, **options):
     """The engine called ``name`` over the ledger ``db`` (or the data ``options`` name)."""
     if name == "sqlite":
         if db is None:
-            raise ConfigError("the sqlite engine needs a ledger (--db).")
+            raise ConfigError("the sqlite engine needs a ledger (--db).", "sqlite 引擎需要台账（--db）。")
         return SQLiteEngine(db)
     if name == "duckdb":
         from .duckdb import DuckDBEngine
@@ -605,4 +605,5 @@ def get_engine(name: str, db=None, **options):
         from .spark import SparkEngine
         return SparkEngine(options.get("lake"), ledger=db, master=options.get("spark_master") or "local[*]",
                            conf=options.get("spark_conf"))
-    raise ConfigError(f"unknown engine '{name}'. Known: {', '.join(ENGINES)}.")
+    raise ConfigError(f"unknown engine '{name}'. Known: {', '.join(ENGINES)}.",
+                      f"没有引擎「{name}」。可用的有：{', '.join(ENGINES)}。")

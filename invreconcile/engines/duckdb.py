@@ -389,7 +389,9 @@ def _linked(lake: Path, stores: list[str], links: list[list[str | None]]) -> lis
     for linked in links:
         if None in linked:
             raise ConfigError(f"{lake}: rows of a store that has no store= directory of its own; the lake "
-                              "must keep each store's rows in its directories (docs/lake.md).")
+                              "must keep each store's rows in its directories (docs/lake.md).",
+                              f"{lake}：有门店的行不在该门店自己的 store= 目录中；数据湖须把每家门店的行放在其 store= "
+                              "目录里（docs/lake.md）。")
         for other in linked[1:]:
             a, b = sorted((_root(parent, linked[0]), _root(parent, other)))
             parent[b] = a
@@ -767,7 +769,7 @@ class DuckDBEngine(TranslatingEngine):
                 misplaced = self._misplaced(table)
                 if misplaced is None:   # another column that does not read as its type
                     raise
-                raise ConfigError(misplaced) from None
+                raise ConfigError(*misplaced) from None
             del self._on_parquet[table]
             if table in BY_STORE_MONTH + BY_STORE:
                 loaded[table] = cols
@@ -775,9 +777,10 @@ class DuckDBEngine(TranslatingEngine):
                 self._same_in_batches.add(table)
         self._as_enums(loaded)
 
-    def _misplaced(self, table: str) -> str | None:
-        """Why ``table``'s files could not be read with the lake's stores: the first row of
-        a store that has no directory of its own (None when there is none)."""
+    def _misplaced(self, table: str) -> tuple[str, str] | None:
+        """Why ``table``'s files could not be read with the lake's stores, in English and
+        Chinese: the first row of a store that has no directory of its own (None when there
+        is none)."""
         files = self._on_parquet[table]
         row = self.conn.execute(
             f"SELECT filename, store FROM {_read_parquet(files, filename=True)} "
@@ -785,7 +788,9 @@ class DuckDBEngine(TranslatingEngine):
         if row is None:
             return None
         return (f"{row[0]} holds a row of store '{row[1]}', which has no store= directory of its own; the lake "
-                "must keep each store's rows in its own store= directories (docs/lake.md).")
+                "must keep each store's rows in its own store= directories (docs/lake.md).",
+                f"{row[0]} 中有门店「{row[1]}」的行，而该门店没有自己的 store= 目录；数据湖须把每家门店的行放在其 "
+                "store= 目录里（docs/lake.md）。")
 
     def _as_enums(self, loaded: dict[str, list[str]]) -> None:
         """The :data:`ENUM_COLUMNS` of the ``loaded`` tables (name -> columns) as ENUMs:
