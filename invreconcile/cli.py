@@ -65,6 +65,22 @@ memory_limit_option = click.option("--memory-limit", callback=_memory_limit,
 
 
 class Main(click.Group):
+    def main(self, args=None, *rest, **options):
+        """Click's own messages (usage errors) in the language asked for, before click reads
+        the options: they can be wrong before --lang is read."""
+        from .clitext import speak
+        args = list(sys.argv[1:] if args is None else args)
+        lang = os.environ.get("INVRECONCILE_LANG", "zh")
+        for i, arg in enumerate(args):
+            if arg == "--lang" and i + 1 < len(args):
+                lang = args[i + 1]
+            elif arg.startswith("--lang="):
+                lang = arg.split("=", 1)[1]
+            elif not arg.startswith("-"):   # the command: --lang comes before it
+                break
+        speak("en" if lang == "en" else "zh")
+        return super().main(args, *rest, **options)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)

@@ -152,6 +152,18 @@ def test_categories_and_severities_in_the_users_language(run):
         assert f"{rule.id}  [{CATEGORIES[rule.category][1]}, {SEVERITIES[rule.severity][1]}]  {rule.title_en}" in en
 
 
+def test_clicks_own_usage_errors_speak_the_users_language(run):
+    """Click writes these itself: a mistyped option, a missing argument, a value not among
+    the choices; Chinese by default like every other message, English with --lang en."""
+    res = run("sample", "--unti", "2026-10-01")
+    assert res.exit_code == 2 and "Error: 没有选项 '--unti'。 是否指 '--until'？" in res.output
+    assert "sample --help' 查看帮助。" in res.output
+    assert "缺少参数 'GROUND_TRUTH'" in run("evaluate").output
+    assert "'--kind' 的值无效：'foo' 不是以下之一：'catalog', " in run("import", "--kind", "foo", "x.csv").output
+    en = run("--lang", "en", "sample", "--unti", "2026-10-01")
+    assert en.exit_code == 2 and "Error: No such option '--unti'. Did you mean '--until'?" in en.output
+
+
 def test_rules_lists_every_rule_with_parameters(run):
     from invreconcile.rules import builtin_rules
     res = run("--lang", "en", "rules")
