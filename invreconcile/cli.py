@@ -78,7 +78,7 @@ class Main(click.Group):
                 lang = arg.split("=", 1)[1]
             elif not arg.startswith("-"):   # the command: --lang comes before it
                 break
-        speak("en" if lang == "en" else "zh")
+        speak("en" if lang == "en" else "zh", self)
         return super().main(args, *rest, **options)
 
     def invoke(self, ctx):
@@ -315,7 +315,7 @@ def codes():
 @click.argument("texts", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per code.")
 def codes_parse(texts, as_json):
-    """Tell what each scanned TEXT is (reads stdin, one per line, when no TEXT is given)."""
+    """Tell what each scanned TEXT is (reads stdin, one per line, when no TEXT is given). 识别扫码内容。"""
     if not texts:
         texts = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
     bad = 0
@@ -411,7 +411,7 @@ def _print_findings_summary(result, privacy, limit: int = 20) -> None:
 def audit_cmd(db_path, stores, since, until, rules, config, json_path, engine, lake_dir=None, spark_master="local[*]",
               memory_limit=None, reveal=False):
     """Run the rules, store the findings and print a summary (and --json) with persons
-    masked. 稽核。"""
+    masked. 运行规则稽核，保存并汇总疑点。"""
     from .audit import run_audit
     from .rules import load_config
 
@@ -480,7 +480,7 @@ def export_lake_cmd(lake_dir, db_path):
 @memory_limit_option
 def check_lake_cmd(lake_dir, as_json, memory_limit):
     """Check a Parquet lake against its layout (docs/lake.md): files, columns, types,
-    values, time columns, code events. Exit 1 on errors. 检查数据湖。"""
+    values, time columns, code events. Exit 1 on errors. 按布局规范检查数据湖。"""
     from .lakecheck import check_lake
     result = check_lake(lake_dir, memory_limit=memory_limit)
     if as_json:
@@ -923,7 +923,7 @@ def names(ctx, db_path, store, mismatch):
 @click.option("--verdict", type=click.Choice(["match", "mismatch"]), required=True)
 @db_option
 def names_set(store, till_name, insurance_name, verdict, db_path):
-    """Record a reviewer's verdict on one name pair."""
+    """Record a reviewer's verdict on one name pair. 记录品名对的复核结论。"""
     from .match import set_verdict
 
     set_verdict(open_ledger(db_path, create=False), store, till_name, insurance_name, verdict)

@@ -164,6 +164,24 @@ def test_clicks_own_usage_errors_speak_the_users_language(run):
     assert en.exit_code == 2 and "Error: No such option '--unti'. Did you mean '--until'?" in en.output
 
 
+def test_help_pages_in_the_users_language(run):
+    from invreconcile.clitext import HELP_ZH
+    top = run("--help").output
+    assert "用法：" in top and "  import       导入数据文件。" in top and "  audit        运行规则稽核，保存并汇总疑点。" in top
+    page = run("import", "--help").output
+    assert "文件的记录类型（无法自动识别时）。" in page and "显示本帮助并退出。" in page
+    en = run("--lang", "en", "import", "--help").output
+    assert "Record kind of the files, when it cannot be" in en and "文件的记录类型" not in en
+    helps = set()
+
+    def walk(command):
+        helps.update(p._help_en for p in command.params if getattr(p, "_help_en", None))
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+    walk(main)
+    assert helps and not helps - set(HELP_ZH), helps - set(HELP_ZH)   # every option's help has its Chinese
+
+
 def test_rules_lists_every_rule_with_parameters(run):
     from invreconcile.rules import builtin_rules
     res = run("--lang", "en", "rules")
