@@ -912,15 +912,18 @@ def names(ctx, db_path, store, mismatch):
     rows = list_names(open_ledger(db_path, create=False), store=store, verdict="mismatch" if mismatch else None)
     if not rows:
         click.echo(T("没有待复核的品名对（先运行 invreconcile audit）", "No name pairs to review (run invreconcile audit first)"))
+        return
+    click.echo(T("门店\t相似度\t结论\t来源\t收银品名\t医保品名", "store\tscore\tverdict\tsource\ttill name\tinsurance name"))
     for r in rows:
         click.echo(f"{r['store']}\t{r['score']:>5.1f}\t{r['verdict']}\t{r['source']}\t{r['till_name']}\t{r['insurance_name']}")
 
 
 @names.command("set")
-@click.option("--store", required=True)
+@click.option("--store", required=True, help="Store code (fixmedins_code).")
 @click.option("--till", "till_name", required=True, help="Name as sold at the till.")
 @click.option("--insurance", "insurance_name", required=True, help="Name as billed to insurance.")
-@click.option("--verdict", type=click.Choice(["match", "mismatch"]), required=True)
+@click.option("--verdict", type=click.Choice(["match", "mismatch"]), required=True,
+              help="match: the same product under two names; mismatch: different products.")
 @db_option
 def names_set(store, till_name, insurance_name, verdict, db_path):
     """Record a reviewer's verdict on one name pair. 记录品名对的复核结论。"""

@@ -116,6 +116,8 @@ HELP_ZH = {
     "Only pairs judged different products.": "只列出判定为不同商品的名称对。",
     "Name as sold at the till.": "收银销售时的名称。",
     "Name as billed to insurance.": "医保结算时的名称。",
+    "match: the same product under two names; mismatch: different products.":
+        "match：同一商品的两个名称；mismatch：不同商品。",
     "Decoders to combine.": "组合使用的解码器。",
     "Do not retry with rotated, scaled or thresholded images.": "不再用旋转、缩放或二值化后的图片重试。",
     "Print one JSON object per symbol found.": "每个识别到的条码输出一个 JSON 对象。",

@@ -235,6 +235,7 @@ def test_names_review_and_override(run):
     assert "1 findings" in first.output
     listed = run("names", "--mismatch")
     assert "海飞丝洗发水" in listed.output and "阿莫西林胶囊" in listed.output and "rapidfuzz" in listed.output
+    assert listed.output.startswith("门店\t相似度\t结论\t来源\t收银品名\t医保品名\n")   # what each column is
     run("names", "set", "--store", "P1", "--till", "海飞丝洗发水", "--insurance", "阿莫西林胶囊", "--verdict", "match")
     again = run("--lang", "en", "audit", "--rules", "name_mismatch")
     assert "0 findings" in again.output
