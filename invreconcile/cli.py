@@ -282,10 +282,10 @@ def status(db_path, lake_dir, memory_limit, as_json, show_rejects):
 @db_option
 @click.option("--out", "out_dir", default="demo-data", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the generated sample files.")
-@click.option("--stores", default=6, show_default=True)
-@click.option("--days", default=61, show_default=True)
-@click.option("--customers", default=600, show_default=True)
-@click.option("--seed", default=42, show_default=True)
+@click.option("--stores", default=6, show_default=True, help="Pharmacies to generate.")
+@click.option("--days", default=61, show_default=True, help="Days of trading to generate.")
+@click.option("--customers", default=600, show_default=True, help="Insured persons buying at them.")
+@click.option("--seed", default=42, show_default=True, help="Random seed: the same seed gives the same data.")
 @click.option("--audit/--no-audit", default=True, show_default=True, help="Run the audit after importing.")
 def demo(db_path, out_dir, stores, days, customers, seed, audit):
     """Generate realistic sample data for several pharmacies, import it and audit it. 生成示例数据并导入、稽核。"""
@@ -662,7 +662,8 @@ def _apply(options):
 
 
 @main.command("report")
-@click.option("--format", "fmt", type=click.Choice(["xlsx", "html", "json", "csv"]), default="xlsx", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "html", "json", "csv"]), default="xlsx", show_default=True,
+              help="Output format.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Output file (csv: a file or a folder).")
 @click.option("--store", "stores", multiple=True, help="Only this store (repeatable).")
 @click.option("--by-store", is_flag=True, help="html: -o is a folder: index.html (summary, ranking, charts) and a "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -25,6 +26,14 @@ def test_every_command_has_help(run):
         assert cmd.help, f"{name} has no help text"
         result = run(name, "--help")
         assert result.exit_code == 0
+
+    def options_without_help(command):
+        for p in command.params:
+            if isinstance(p, click.Option) and not p.help and not p.hidden:
+                yield p.opts[0]
+        for sub in getattr(command, "commands", {}).values():
+            yield from options_without_help(sub)
+    assert not list(options_without_help(main))
 
 
 def test_commands_documented_in_readme():
