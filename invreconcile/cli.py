@@ -71,13 +71,11 @@ class Main(click.Group):
         from .clitext import speak
         args = list(sys.argv[1:] if args is None else args)
         lang = os.environ.get("INVRECONCILE_LANG", "zh")
-        for i, arg in enumerate(args):
+        for i, arg in enumerate(args):   # the main --lang, or the station's own
             if arg == "--lang" and i + 1 < len(args):
                 lang = args[i + 1]
             elif arg.startswith("--lang="):
                 lang = arg.split("=", 1)[1]
-            elif not arg.startswith("-"):   # the command: --lang comes before it
-                break
         speak("en" if lang == "en" else "zh", self)
         return super().main(args, *rest, **options)
 
