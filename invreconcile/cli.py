@@ -66,8 +66,8 @@ memory_limit_option = click.option("--memory-limit", callback=_memory_limit,
 
 class Main(click.Group):
     def main(self, args=None, *rest, **options):
-        """Click's own messages (usage errors) in the language asked for, before click reads
-        the options: they can be wrong before --lang is read."""
+        """Click's own messages (usage errors, help pages) in the language asked for, set
+        before click reads the options: they can be wrong before --lang is read."""
         from .clitext import speak
         args = list(sys.argv[1:] if args is None else args)
         lang = os.environ.get("INVRECONCILE_LANG", "zh")

@@ -46,6 +46,7 @@ PATTERN_RULES: dict[str, tuple[str, ...]] = {
     "store_outlier": ("store_outlier",),
 }
 
+
 def _set(x) -> set:
     if not x:
         return set()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import Iterable, Iterator
 
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1}
+EVIDENCE_LIMIT = 200
 #: what a category and a severity are called in a language: (Chinese, English)
 CATEGORIES = {
     "phantom_sale": ("虚假购药", "Phantom sale"),
@@ -38,7 +39,7 @@ def word(words: dict, key, lang: str):
     a key it does not know as it is."""
     names = words.get(key)
     return key if names is None else names[1 if lang == "en" else 0]
-EVIDENCE_LIMIT = 200
+
 
 FINDINGS_DDL = """
 CREATE TABLE IF NOT EXISTS findings (
