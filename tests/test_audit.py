@@ -74,6 +74,9 @@ def test_trace_and_explain_show_sources(chain):
     finding = next(f for f in result.findings if f.rule == "code_resold")
     exp = runner.invoke(main, ["--lang", "en", "explain", finding.id, *db_arg])
     assert exp.exit_code == 0 and finding.id in exp.output and "Evidence" in exp.output
+    assert ".csv:" in exp.output and (" sale  {" in exp.output or " settlement line  {" in exp.output)
+    zh = runner.invoke(main, ["explain", finding.id, *db_arg]).output   # evidence tables named in the user's language
+    assert "证据（" in zh and (" 销售  {" in zh or " 结算明细  {" in zh) and " sales  {" not in zh
     assert runner.invoke(main, ["explain", "nope", *db_arg]).exit_code == 1
 
 
