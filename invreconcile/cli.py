@@ -562,14 +562,14 @@ def explain(finding_id, lake_dir, db_path, reveal):
     engine = _lake_engine(lake_dir) or SQLiteEngine(db)
     if not lake_dir:
         _say_if_no_records(db)
-    from .reports.html import TABLES
+    from .ledger import TABLE_NAMES
     for ev in f.evidence:
         names, rows = engine.query(f"SELECT * FROM {ev['table']} WHERE id = :id", {"id": ev["id"]})
         values = rows[0] if rows else ()
         shown = {k: privacy.apply(PERSONAL_COLUMNS[k], v) if k in PERSONAL_COLUMNS else v
                  for k, v in zip(names, values) if v not in (None, "") and k not in
                  ("rec_hash", "src_sha256", "src_file", "src_row", "day", "month", "epoch", "hour", "tod_min", "dow", "deleted", "uploads", "id")}
-        table = TABLES[ev["table"]][lang == "en"] if ev["table"] in TABLES else ev["table"]
+        table = word(TABLE_NAMES, ev["table"], lang)
         click.echo(f"  {ev['src_file']}:{ev['src_row']}  {table}  " + json.dumps(shown, ensure_ascii=False))
 
 

@@ -251,6 +251,15 @@ FACT_TABLES = (
     "stock_changes", "deletions", "code_relations", "scans",
 )
 
+#: what the ledger's tables are called in a language: (Chinese, English)
+TABLE_NAMES = {
+    "settlements": ("结算", "settlement"), "settlement_lines": ("结算明细", "settlement line"),
+    "sales": ("销售", "sale"), "purchases": ("采购", "purchase"), "stock_counts": ("盘存", "stock count"),
+    "stock_changes": ("库存变更", "stock change"), "code_events": ("追溯码事件", "code event"),
+    "scans": ("扫码记录", "scan"), "items": ("目录", "catalog"), "deletions": ("删除", "deletion"),
+    "code_relations": ("码关联", "code relation"),
+}
+
 #: 3507 inv_data_type -> table whose rows a deletion withdraws.
 DELETION_TARGETS = {1: "stock_counts", 2: "stock_changes", 3: "purchases", 4: "sales"}
 

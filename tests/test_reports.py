@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import openpyxl
+from openpyxl.utils import get_column_letter
 import pytest
 from click.testing import CliRunner
 
@@ -172,6 +173,9 @@ def test_workbook_structure(chain, tmp_path):
     heads = [c.value for c in ev[1]]
     assert {"来源文件", "来源行号", "疑点编号"} <= set(heads)
     assert ev.max_row == len(report.evidence) + 1
+    from invreconcile.ledger import TABLE_NAMES
+    tables = {c.value for c in ev[get_column_letter(heads.index("台账表") + 1)][1:]}
+    assert tables and tables <= {zh for zh, _ in TABLE_NAMES.values()}   # the ledger's tables by their Chinese names
     en = openpyxl.load_workbook(write_xlsx(build_report(db, lang="en"), tmp_path / "en.xlsx"))
     assert en.sheetnames[0] == "Summary" and en["Evidence"]["E1"].value == "source file"
     assert en.sheetnames[2:-2] == [r[:31] for r in rules]   # in English by the rule's id

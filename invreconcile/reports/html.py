@@ -32,6 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..findings import CATEGORIES, SEVERITIES
+from ..ledger import TABLE_NAMES
 
 __all__ = ["write_html", "render_html", "write_selfcheck_html", "render_selfcheck_html", "yuan", "esc"]
 
@@ -136,13 +137,6 @@ CATEGORY_COLORS = {
     "phantom_sale": "#c0392b", "substitution": "#d35400", "duplicate_code": "#8e44ad",
     "unknown_code": "#6c3483", "abnormal_swipe": "#2471a3", "stock_mismatch": "#16a085",
     "price_anomaly": "#b7950b", "data_quality": "#7f8c8d",
-}
-TABLES = {
-    "settlements": ("结算", "settlement"), "settlement_lines": ("结算明细", "settlement line"),
-    "sales": ("销售", "sale"), "purchases": ("采购", "purchase"), "stock_counts": ("盘存", "stock count"),
-    "stock_changes": ("库存变更", "stock change"), "code_events": ("追溯码事件", "code event"),
-    "scans": ("扫码记录", "scan"), "items": ("目录", "catalog"), "deletions": ("删除", "deletion"),
-    "code_relations": ("码关联", "code relation"),
 }
 EVENTS = {
     "received": ("入库", "received", "#1e8449", "circle"),
@@ -293,7 +287,7 @@ class _Words:
         return SEVERITIES.get(s, (s, s))[self.i] if s else ""
 
     def table(self, t):
-        return TABLES.get(t, (t, t))[self.i] if t else ""
+        return TABLE_NAMES.get(t, (t, t))[self.i] if t else ""
 
     def event(self, e):
         return EVENTS.get(e, (e, e))[self.i] if e else ""

@@ -29,6 +29,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from ..findings import CATEGORIES, SEVERITIES, word
+from ..ledger import TABLE_NAMES
 
 MONEY_FORMAT = "#,##0.00"
 DAY_FORMAT = "yyyy-mm-dd"
@@ -201,7 +202,7 @@ FINDING_COLUMNS = [
 EVIDENCE_COLUMNS = [
     Col("finding_id", "疑点编号", "finding id"),
     Col("rule", "规则", "rule"),
-    Col("table", "台账表", "ledger table"),
+    Col("table", "台账表", "ledger table", words=TABLE_NAMES),
     Col("id", "行ID", "row id", "int"),
     Col("src_file", "来源文件", "source file"),
     Col("src_row", "来源行号", "source row", "int"),
