@@ -153,7 +153,7 @@ class _Progress:
 
 
 def _print_import(results) -> int:
-    rejected = 0
+    rejected, lang = 0, _lang()
     for r in results:
         if r.skipped:
             click.echo(T(f"{r.path}: 已导入过（内容相同），跳过", f"{r.path}: already imported (same content), skipped"))
@@ -169,7 +169,6 @@ def _print_import(results) -> int:
         if r.ignored_columns:
             click.echo(T(f"  未识别、已忽略的列：{', '.join(r.ignored_columns)}",
                          f"  columns not understood, ignored: {', '.join(r.ignored_columns)}"))
-        lang = _lang()
         for row, reason, column, found, expected in r.reject_examples:
             click.echo(T(f"  拒收 第 {row} 行：", f"  rejected row {row}: ") + reason_text(reason, column, found, expected, lang))
         if r.rows_rejected > len(r.reject_examples):
@@ -601,11 +600,10 @@ def trace(code, lake_dir, db_path, reveal):
                    T("台账中没有这个码的任何记录", "The ledger has no record of this code"))
         sys.exit(1)
     from .reports.html import EVENTS
-    en = _lang() == "en"
+    lang = _lang()
     for e in events:
-        name = EVENTS[e["event"]][en] if e["event"] in EVENTS else e["event"]
-        click.echo(f"  {e['ts'] or '????-??-?? ??:??:??'}  {e['store']:<12} {_pad(name, 20)} {e['detail']}  "
-                   f"({e['src_file']}:{e['src_row']})")
+        click.echo(f"  {e['ts'] or '????-??-?? ??:??:??'}  {e['store']:<12} {_pad(word(EVENTS, e['event'], lang), 20)} "
+                   f"{e['detail']}  ({e['src_file']}:{e['src_row']})")
 
 
 # --------------------------------------------------------------------------- reports

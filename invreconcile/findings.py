@@ -35,8 +35,9 @@ SEVERITIES = {"high": ("高", "High"), "medium": ("中", "Medium"), "low": ("低
 
 
 def word(words: dict, key, lang: str):
-    """``key``'s name in ``lang`` from ``words`` (:data:`CATEGORIES`, :data:`SEVERITIES`);
-    a key it does not know as it is."""
+    """``key``'s name in ``lang`` from ``words`` (key -> (Chinese, English, ...):
+    :data:`CATEGORIES`, :data:`SEVERITIES`, the ledger's table names, the HTML report's
+    events); a key it does not know as it is."""
     names = words.get(key)
     return key if names is None else names[1 if lang == "en" else 0]
 

@@ -31,7 +31,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from ..findings import CATEGORIES, SEVERITIES
+from ..findings import CATEGORIES, SEVERITIES, word
 from ..ledger import TABLE_NAMES
 
 __all__ = ["write_html", "render_html", "write_selfcheck_html", "render_selfcheck_html", "yuan", "esc"]
@@ -281,16 +281,16 @@ class _Words:
         return text.format(**kw) if kw else text
 
     def cat(self, c):
-        return CATEGORIES.get(c, (c, c))[self.i] if c else ""
+        return word(CATEGORIES, c, self.lang) if c else ""
 
     def sev(self, s):
-        return SEVERITIES.get(s, (s, s))[self.i] if s else ""
+        return word(SEVERITIES, s, self.lang) if s else ""
 
     def table(self, t):
-        return TABLE_NAMES.get(t, (t, t))[self.i] if t else ""
+        return word(TABLE_NAMES, t, self.lang) if t else ""
 
     def event(self, e):
-        return EVENTS.get(e, (e, e))[self.i] if e else ""
+        return word(EVENTS, e, self.lang) if e else ""
 
     def col(self, c):
         if c in COLUMN_WORDS:
